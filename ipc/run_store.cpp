@@ -1,0 +1,257 @@
+// Run store implementation: schema creation and migration check, appends, truncation and queries.
+#include "ipc/run_store.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace grpo::ipc {
+
+namespace {
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics(
+  step INTEGER NOT NULL, name TEXT NOT NULL, value REAL, seq INTEGER NOT NULL, time REAL NOT NULL,
+  PRIMARY KEY(step, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS metrics_by_name ON metrics(name, step);
+CREATE INDEX IF NOT EXISTS metrics_by_seq ON metrics(seq);
+CREATE TABLE IF NOT EXISTS samples(
+  seq INTEGER NOT NULL, step INTEGER NOT NULL, grp INTEGER NOT NULL, idx INTEGER NOT NULL,
+  prompt TEXT NOT NULL, completion TEXT NOT NULL, answer TEXT NOT NULL,
+  reward REAL NOT NULL, rewards TEXT NOT NULL, advantage REAL NOT NULL, length INTEGER NOT NULL,
+  correct INTEGER NOT NULL, verified INTEGER NOT NULL, truncated INTEGER NOT NULL,
+  tokens BLOB, offsets BLOB, logp_old BLOB, logp BLOB, entropy BLOB, kl BLOB,
+  UNIQUE(step, grp, idx));
+CREATE INDEX IF NOT EXISTS samples_by_seq ON samples(seq);
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY, step INTEGER NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+)sql";
+
+template <typename T>
+void bind_array(Statement& st, int i, const std::vector<T>& v) {
+  st.bind_blob(i, v.data(), v.size() * sizeof(T));
+}
+
+template <typename T>
+std::vector<T> read_array(const Statement& st, int i) {
+  const auto bytes = st.column_blob(i);
+  std::vector<T> out(bytes.size() / sizeof(T));
+  if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+  return out;
+}
+
+}  // namespace
+
+struct RunStore::Impl {
+  Database db;
+  bool writable = false;
+  int64_t seq = 0;  // last seq handed out
+};
+
+RunStore::RunStore(Database db, bool writable) : impl_(std::make_unique<Impl>()) {
+  impl_->db = std::move(db);
+  impl_->writable = writable;
+}
+RunStore::RunStore(RunStore&&) noexcept = default;
+RunStore& RunStore::operator=(RunStore&&) noexcept = default;
+RunStore::~RunStore() = default;
+
+RunStore RunStore::open_for_writing(const std::string& path) {
+  RunStore store(Database(path, /*read_only=*/false), /*writable=*/true);
+  auto& db = store.impl_->db;
+  db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  db.exec(kSchema);
+  if (auto v = store.meta("schema_version")) {
+    if (std::stoi(*v) != kRunStoreSchemaVersion)
+      throw StoreError("run store '" + path + "' has schema version " + *v + "; this build reads version " +
+                       std::to_string(kRunStoreSchemaVersion));
+  } else {
+    store.set_meta("schema_version", std::to_string(kRunStoreSchemaVersion));
+  }
+  store.impl_->seq = std::stoll(store.meta("last_seq").value_or("0"));
+  return store;
+}
+
+RunStore RunStore::open_for_reading(const std::string& path) {
+  RunStore store(Database(path, /*read_only=*/true), /*writable=*/false);
+  auto v = store.meta("schema_version");
+  if (!v) throw StoreError("'" + path + "' is not a GRPO Studio run store (no schema_version)");
+  if (std::stoi(*v) > kRunStoreSchemaVersion)
+    throw StoreError("run store '" + path + "' has schema version " + *v + ", newer than this build's " +
+                     std::to_string(kRunStoreSchemaVersion));
+  return store;
+}
+
+const std::string& RunStore::path() const { return impl_->db.path(); }
+
+void RunStore::set_meta(const std::string& key, const std::string& value) {
+  impl_->db.prepare("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value=?2")
+      .bind(1, key)
+      .bind(2, value)
+      .run();
+}
+
+std::optional<std::string> RunStore::meta(const std::string& key) const {
+  auto st = impl_->db.prepare("SELECT value FROM meta WHERE key=?1");
+  st.bind(1, key);
+  if (st.step()) return st.column_text(0);
+  return std::nullopt;
+}
+
+// The seq counter lives in meta, inside the same transaction as the record it numbers, so it never goes
+// back, not even when a resumed run truncates records.
+int64_t RunStore::next_seq() {
+  const int64_t seq = ++impl_->seq;
+  set_meta("last_seq", std::to_string(seq));
+  return seq;
+}
+
+int64_t RunStore::append_metrics(int64_t step, double time,
+                                 const std::vector<std::pair<std::string, double>>& values) {
+  int64_t seq = 0;
+  with_transaction(impl_->db, [&] {
+    seq = next_seq();
+    auto st = impl_->db.prepare(
+        "INSERT OR REPLACE INTO metrics(step, name, value, seq, time) VALUES(?1, ?2, ?3, ?4, ?5)");
+    for (const auto& [name, value] : values) {
+      st.bind(1, step).bind(2, name).bind(4, seq).bind(5, time);
+      if (std::isfinite(value))
+        st.bind(3, value);
+      else
+        st.bind_null(3);  // NaN/inf are stored as NULL and read back as NaN
+      st.run();
+    }
+  });
+  return seq;
+}
+
+int64_t RunStore::append_samples(int64_t step, const std::vector<SampleRecord>& samples) {
+  int64_t seq = 0;
+  with_transaction(impl_->db, [&] {
+    seq = next_seq();
+    auto st = impl_->db.prepare(
+        "INSERT OR REPLACE INTO samples(seq, step, grp, idx, prompt, completion, answer, reward, rewards, "
+        "advantage, length, correct, verified, truncated, tokens, offsets, logp_old, logp, entropy, kl) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)");
+    for (const auto& s : samples) {
+      st.bind(1, seq).bind(2, step).bind(3, s.group).bind(4, s.index);
+      st.bind(5, s.prompt).bind(6, s.completion).bind(7, s.answer).bind(8, s.reward);
+      st.bind(9, nlohmann::json(s.rewards).dump()).bind(10, s.advantage).bind(11, s.length);
+      st.bind(12, int64_t{s.correct}).bind(13, int64_t{s.verified}).bind(14, int64_t{s.truncated});
+      bind_array(st, 15, s.tokens);
+      bind_array(st, 16, s.offsets);
+      bind_array(st, 17, s.logp_old);
+      bind_array(st, 18, s.logp);
+      bind_array(st, 19, s.entropy);
+      bind_array(st, 20, s.kl);
+      st.run();
+    }
+  });
+  return seq;
+}
+
+int64_t RunStore::append_event(int64_t step, double time, const std::string& kind, const nlohmann::json& data) {
+  int64_t seq = 0;
+  with_transaction(impl_->db, [&] {
+    seq = next_seq();
+    impl_->db.prepare("INSERT INTO events(seq, step, time, kind, data) VALUES(?1, ?2, ?3, ?4, ?5)")
+        .bind(1, seq)
+        .bind(2, step)
+        .bind(3, time)
+        .bind(4, kind)
+        .bind(5, data.dump())
+        .run();
+  });
+  return seq;
+}
+
+void RunStore::truncate_after_step(int64_t step) {
+  with_transaction(impl_->db, [&] {
+    for (const char* table : {"metrics", "samples", "events"})
+      impl_->db.prepare(std::string("DELETE FROM ") + table + " WHERE step > ?1").bind(1, step).run();
+  });
+}
+
+int64_t RunStore::last_seq() const { return std::stoll(meta("last_seq").value_or("0")); }
+
+int64_t RunStore::last_step() const {
+  auto st = impl_->db.prepare("SELECT COALESCE(MAX(step), 0) FROM metrics");
+  return st.step() ? st.column_int(0) : 0;
+}
+
+std::vector<std::string> RunStore::metric_names() const {
+  std::vector<std::string> out;
+  auto st = impl_->db.prepare("SELECT DISTINCT name FROM metrics ORDER BY name");
+  while (st.step()) out.push_back(st.column_text(0));
+  return out;
+}
+
+std::vector<MetricPoint> RunStore::metric_series(const std::string& name, int64_t after_step) const {
+  std::vector<MetricPoint> out;
+  auto st = impl_->db.prepare("SELECT step, time, value FROM metrics WHERE name=?1 AND step>?2 ORDER BY step");
+  st.bind(1, name).bind(2, after_step);
+  while (st.step())
+    out.push_back({st.column_int(0), st.column_double(1),
+                   st.column_is_null(2) ? std::nan("") : st.column_double(2)});
+  return out;
+}
+
+std::map<std::string, double> RunStore::metrics_at(int64_t step) const {
+  std::map<std::string, double> out;
+  auto st = impl_->db.prepare("SELECT name, value FROM metrics WHERE step=?1");
+  st.bind(1, step);
+  while (st.step()) out[st.column_text(0)] = st.column_is_null(1) ? std::nan("") : st.column_double(1);
+  return out;
+}
+
+std::vector<SampleRecord> RunStore::samples_at(int64_t step) const {
+  std::vector<SampleRecord> out;
+  auto st = impl_->db.prepare(
+      "SELECT step, grp, idx, prompt, completion, answer, reward, rewards, advantage, length, correct, "
+      "verified, truncated, tokens, offsets, logp_old, logp, entropy, kl FROM samples WHERE step=?1 "
+      "ORDER BY grp, idx");
+  st.bind(1, step);
+  while (st.step()) {
+    SampleRecord s;
+    s.step = st.column_int(0);
+    s.group = st.column_int(1);
+    s.index = st.column_int(2);
+    s.prompt = st.column_text(3);
+    s.completion = st.column_text(4);
+    s.answer = st.column_text(5);
+    s.reward = st.column_double(6);
+    s.rewards = nlohmann::json::parse(st.column_text(7)).get<std::map<std::string, double>>();
+    s.advantage = st.column_double(8);
+    s.length = st.column_int(9);
+    s.correct = st.column_int(10) != 0;
+    s.verified = st.column_int(11) != 0;
+    s.truncated = st.column_int(12) != 0;
+    s.tokens = read_array<int32_t>(st, 13);
+    s.offsets = read_array<int32_t>(st, 14);
+    s.logp_old = read_array<float>(st, 15);
+    s.logp = read_array<float>(st, 16);
+    s.entropy = read_array<float>(st, 17);
+    s.kl = read_array<float>(st, 18);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<int64_t> RunStore::sample_steps() const {
+  std::vector<int64_t> out;
+  auto st = impl_->db.prepare("SELECT DISTINCT step FROM samples ORDER BY step");
+  while (st.step()) out.push_back(st.column_int(0));
+  return out;
+}
+
+std::vector<EventRecord> RunStore::events(int64_t after_seq) const {
+  std::vector<EventRecord> out;
+  auto st = impl_->db.prepare("SELECT seq, step, time, kind, data FROM events WHERE seq>?1 ORDER BY seq");
+  st.bind(1, after_seq);
+  while (st.step())
+    out.push_back({st.column_int(0), st.column_int(1), st.column_double(2), st.column_text(3),
+                   nlohmann::json::parse(st.column_text(4))});
+  return out;
+}
+
+}  // namespace grpo::ipc

@@ -1,0 +1,129 @@
+// The trainer's configuration: plain structs whose fields carry their defaults (the built-in demo run),
+// and one schema table (config_fields) that drives JSON loading, `--set key=value`, validation and the
+// list of hyperparameters that may change while a run trains. No LibTorch here.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace grpo {
+
+// Bad configuration: the message names the field and what was wrong. The CLI exits with code 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ModelConfig {
+  std::string init = "";  // start from: "builtin:demo-base", a checkpoint file, or "" (random init)
+  int64_t d_model = 64;                    // width; with `init` set, the checkpoint's sizes win
+  int64_t n_layers = 3;                    // transformer blocks
+  int64_t n_heads = 4;                     // query heads
+  int64_t n_kv_heads = 4;                  // key/value heads (grouped-query attention when < n_heads)
+  int64_t mlp_hidden = 176;                // SwiGLU hidden width
+  int64_t context = 192;                   // longest prompt + completion, in tokens
+  double rope_base = 10000.0;              // rotary embedding base
+  double norm_eps = 1e-5;                  // RMSNorm epsilon
+};
+
+struct TaskConfig {
+  std::string kind = "add";      // built-in task: "add" (a+b, 5-digit operands) or "mul" (3-digit × 2-digit)
+  int64_t held_out = 500;        // problems never trained on, for `grpo-train eval`
+  int64_t held_out_seed = 1234;  // picks the held-out problems (fixed per task, not per run)
+};
+
+struct SamplingConfig {
+  double temperature = 1.0;      // softmax temperature of rollouts (and of the policy's log-probs)
+  double top_p = 1.0;            // nucleus sampling mass; 1 keeps the full distribution
+  int64_t max_new_tokens = 109;  // completion budget L; longer completions are cut ("clipped")
+};
+
+struct GrpoConfig {
+  int64_t prompts_per_step = 16;             // prompts per step (each gets group_size completions)
+  int64_t group_size = 8;                    // G: completions per prompt
+  double beta = 0.02;                        // KL coefficient against the frozen reference; 0 loads none
+  double epsilon_low = 0.2;                  // clip range below 1 for the ratio
+  double epsilon_high = 0.2;                 // clip range above 1 ("clip-higher" raises it, DAPO)
+  std::string loss_agg = "sequence_mean";    // "sequence_mean" (GRPO paper) or "token_mean" (DAPO)
+  bool scale_rewards = true;                 // divide advantages by the group's std (false: Dr. GRPO)
+  double adv_eps = 1e-4;                     // epsilon added to the std
+  int64_t mu = 1;                            // policy-update passes over each batch
+  int64_t minibatches = 2;                   // optimizer steps per pass (the batch is split by groups)
+  bool dynamic_sampling = false;             // drop groups whose rewards all agree, sample more (DAPO)
+  int64_t dynamic_sampling_max_batches = 4;  // most prompt batches sampled per step when filtering
+};
+
+struct RewardConfig {
+  double accuracy = 1.0;          // weight of the verified-answer reward (1 correct, 0 otherwise)
+  double format = 0.1;            // weight of the <think>…</think><answer>…</answer> format reward
+  double overlong = 0.0;          // weight of DAPO's soft overlong penalty (0 turns it off)
+  int64_t overlong_buffer = 16;   // tokens before max_new_tokens where the overlong penalty ramps in
+  std::vector<std::string> markers = {"check", "wait"};  // self-verification words (in <think>)
+};
+
+struct OptimConfig {
+  double lr = 1e-4;               // peak learning rate (AdamW)
+  double beta1 = 0.9;             // AdamW beta1
+  double beta2 = 0.99;            // AdamW beta2
+  double eps = 1e-8;              // AdamW epsilon
+  double weight_decay = 0.0;      // decoupled weight decay
+  int64_t warmup_steps = 0;       // linear warm-up from 0 to lr
+  std::string schedule = "constant";  // after warm-up: "constant" or "cosine" (to min_lr_ratio · lr)
+  double min_lr_ratio = 0.1;      // floor of the cosine schedule, as a fraction of lr
+  double grad_clip = 1.0;         // max global gradient norm; 0 turns clipping off
+};
+
+struct Config {
+  std::string name = "demo";      // run name prefix (the run folder adds a timestamp unless --name)
+  int64_t seed = 0;               // seeds prompts, sampling and random init
+  int64_t max_steps = 60;         // GRPO steps to train
+  int64_t threads = 1;            // intra-op CPU threads (0 = all cores); 1 is fastest for the small demo model
+  int64_t checkpoint_every = 20;  // steps between checkpoints (one is always written at the end)
+  int64_t keep_checkpoints = 2;   // newest checkpoints kept on disk
+  int64_t sample_prompts = 8;     // prompts per step whose completions go to the run store
+  std::string device = "cpu";     // "cpu" or "cuda" (a CUDA-enabled LibTorch build only)
+  ModelConfig model;
+  TaskConfig task;
+  SamplingConfig sampling;
+  GrpoConfig grpo;
+  RewardConfig rewards;
+  OptimConfig optim;
+};
+
+// One entry of the schema: a dotted key ("grpo.beta"), a pointer into a Config, its range or choices.
+struct ConfigField {
+  using Target = std::variant<int64_t*, double*, bool*, std::string*, std::vector<std::string>*>;
+  std::string key;
+  Target target;
+  double min = 0.0;                  // inclusive range for numbers
+  double max = 0.0;
+  std::vector<std::string> choices;  // allowed values for strings (empty: any)
+  bool live = false;                 // may be changed while the run trains
+  bool min_exclusive = false;        // the range excludes `min` (e.g. lr > 0)
+};
+
+// The schema, bound to one Config instance (the pointers point into `config`).
+std::vector<ConfigField> config_fields(Config& config);
+
+// Loads a config: defaults, then every key of `j` (nested objects or dotted keys). Unknown keys, wrong
+// types and out-of-range values throw ConfigError naming the key and `source`.
+Config config_from_json(const nlohmann::json& j, const std::string& source);
+Config load_config_file(const std::string& path);
+nlohmann::json config_to_json(const Config& config);
+
+// Applies "key=value" (value parsed by the field's type; lists as JSON arrays or comma-separated). Checks
+// type and range; call validate_config() once every override is applied, for the cross-field rules.
+void apply_override(Config& config, const std::string& assignment);
+// Sets one key from a JSON value, checking type and range; `live_only` refuses keys that are not live.
+void set_config_value(Config& config, const std::string& key, const nlohmann::json& value, bool live_only,
+                      const std::string& source);
+
+// Range checks of every field plus the cross-field rules; throws ConfigError naming the field.
+void validate_config(const Config& config);
+
+}  // namespace grpo

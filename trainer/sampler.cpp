@@ -1,0 +1,118 @@
+// Batched sampling with a KV cache, and completion scoring (see sampler.h).
+#include "trainer/sampler.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+
+namespace grpo {
+
+namespace {
+
+// Picks one token per row from logits (B, V).
+torch::Tensor pick(const torch::Tensor& logits, const SamplingOptions& opt, int64_t pad_id, at::Generator& gen) {
+  auto l = logits.clone();
+  l.select(1, pad_id).fill_(-std::numeric_limits<float>::infinity());  // PAD is never generated
+  if (opt.greedy) return l.argmax(-1);
+  auto probs = torch::softmax(l / opt.temperature, -1);  // (B, V)
+  if (opt.top_p < 1.0) {
+    auto [sorted, order] = probs.sort(-1, /*descending=*/true);
+    auto cum = sorted.cumsum(-1);
+    sorted.masked_fill_((cum - sorted) > opt.top_p, 0.0);  // keep the smallest prefix reaching top_p
+    probs = torch::zeros_like(probs).scatter_(-1, order, sorted);
+  }
+  return at::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, gen).squeeze(1);  // (B)
+}
+
+}  // namespace
+
+Rollout Rollout::slice(int64_t begin, int64_t count) const {
+  Rollout r;
+  r.prompt = prompt.narrow(0, begin, count);
+  r.prompt_valid = prompt_valid.narrow(0, begin, count);
+  r.completion = completion.narrow(0, begin, count);
+  r.completion_mask = completion_mask.narrow(0, begin, count);
+  r.lengths.assign(lengths.begin() + begin, lengths.begin() + begin + count);
+  r.truncated.assign(truncated.begin() + begin, truncated.begin() + begin + count);
+  return r;
+}
+
+Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const SamplingOptions& opt,
+                 int64_t eos_id, int64_t pad_id, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  const auto device = model->tok_emb->weight.device();
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  int64_t P = 0;
+  for (const auto& p : prompts) P = std::max<int64_t>(P, static_cast<int64_t>(p.size()));
+  TORCH_CHECK(B > 0 && P > 0, "generate needs at least one non-empty prompt");
+
+  // Left-pad the prompts so every row's last prompt token sits at column P − 1.
+  auto prompt = torch::full({B, P}, pad_id, torch::kLong);
+  auto valid = torch::zeros({B, P}, torch::kBool);
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = prompts[static_cast<size_t>(b)];
+    const int64_t off = P - static_cast<int64_t>(p.size());
+    if (!p.empty()) {
+      prompt[b].narrow(0, off, static_cast<int64_t>(p.size()))
+          .copy_(torch::tensor(p, torch::kLong));
+      valid[b].narrow(0, off, static_cast<int64_t>(p.size())).fill_(true);
+    }
+  }
+  prompt = prompt.to(device);
+  valid = valid.to(device);
+
+  const int64_t L = opt.max_new_tokens;
+  auto cache = KVCache::allocate(model->options(), B, P + L, torch::TensorOptions().device(device));
+  auto hidden = model->hidden(prompt, positions_from_valid(valid), valid, &cache);  // (B, P, C)
+  auto logits = model->logits(hidden.select(1, P - 1));                            // (B, V)
+  auto next_pos = valid.sum(1).to(torch::kLong);                                   // (B)
+
+  auto completion = torch::full({B, L}, pad_id, torch::TensorOptions().dtype(torch::kLong).device(device));
+  auto finished = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
+  auto lengths = torch::zeros({B}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  auto ones = torch::ones({B, 1}, torch::TensorOptions().dtype(torch::kBool).device(device));
+  for (int64_t t = 0; t < L; ++t) {
+    auto tok = pick(logits, opt, pad_id, gen);  // (B)
+    tok = torch::where(finished, torch::full_like(tok, pad_id), tok);
+    completion.select(1, t).copy_(tok);
+    lengths += finished.logical_not().to(torch::kLong);
+    finished = finished | (tok == eos_id);
+    if (t + 1 == L || finished.all().item<bool>()) break;
+    logits = model->forward(tok.view({B, 1}), next_pos.view({B, 1}), ones, &cache).squeeze(1);  // (B, V)
+    next_pos += 1;
+  }
+
+  Rollout r;
+  r.prompt = prompt;
+  r.prompt_valid = valid;
+  r.completion = completion;
+  auto len_cpu = lengths.cpu();
+  auto fin_cpu = finished.cpu();
+  r.completion_mask = (torch::arange(L, torch::TensorOptions().device(device)).view({1, L}) < lengths.view({B, 1}))
+                          .to(torch::kFloat32);
+  for (int64_t b = 0; b < B; ++b) {
+    r.lengths.push_back(len_cpu[b].item<int64_t>());
+    r.truncated.push_back(!fin_cpu[b].item<bool>());
+  }
+  return r;
+}
+
+TokenScores score_completions(Transformer& model, const Rollout& rollout, double temperature, bool with_entropy) {
+  const int64_t P = rollout.prompt.size(1), L = rollout.completion.size(1);
+  auto tokens = torch::cat({rollout.prompt, rollout.completion}, 1);  // (B, P + L)
+  auto valid = torch::cat({rollout.prompt_valid, torch::ones_like(rollout.completion, torch::kBool)}, 1);
+  auto hidden = model->hidden(tokens, positions_from_valid(valid), valid);  // (B, P + L, C)
+  // Position P − 1 + t predicts completion token t.
+  auto logits = model->logits(hidden.narrow(1, P - 1, L)) / temperature;  // (B, L, V)
+  auto logp_all = torch::log_softmax(logits, -1);                          // (B, L, V)
+  TokenScores s;
+  s.logp = logp_all.gather(-1, rollout.completion.unsqueeze(-1)).squeeze(-1);  // (B, L)
+  if (with_entropy) {
+    torch::NoGradGuard no_grad;
+    auto lp = logp_all.detach();
+    s.entropy = -(lp.exp() * lp).sum(-1);  // (B, L)
+  }
+  return s;
+}
+
+}  // namespace grpo

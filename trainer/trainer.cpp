@@ -1,0 +1,651 @@
+// The GRPO training loop (see trainer.h). Reads top to bottom: setup (run folder, model, reference,
+// optimizer, store), then step(): rollout -> rewards -> advantages -> policy update -> metrics -> store.
+#include "trainer/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "ipc/run_store.h"
+#include "trainer/checkpoint.h"
+#include "trainer/grpo_loss.h"
+#include "trainer/optimizer.h"
+#include "trainer/rewards.h"
+#include "trainer/sampler.h"
+#include "trainer/task.h"
+#include "trainer/tokenizer.h"
+
+namespace grpo {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string timestamp() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+std::string human_duration(double s) {
+  const auto total = static_cast<int64_t>(std::llround(std::max(s, 0.0)));
+  std::ostringstream os;
+  if (total >= 3600) os << total / 3600 << "h" << (total % 3600) / 60 << "m";
+  else if (total >= 60) os << total / 60 << "m" << total % 60 << "s";
+  else os << total << "s";
+  return os.str();
+}
+
+std::string rng_to_string(const std::mt19937_64& rng) {
+  std::ostringstream os;
+  os << rng;
+  return os.str();
+}
+
+void rng_from_string(std::mt19937_64& rng, const std::string& s) {
+  std::istringstream is(s);
+  is >> rng;
+}
+
+void write_text_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << text;
+    if (!out) throw std::runtime_error("cannot write '" + tmp.string() + "'");
+  }
+  fs::rename(tmp, path);
+}
+
+double mean_of(const std::vector<double>& v) {
+  if (v.empty()) return std::nan("");
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+// Row-wise concatenation of two rollouts, re-padding prompts (left) and completions (right).
+Rollout concat(const Rollout& a, const Rollout& b, int64_t pad_id) {
+  auto pad_left = [&](const torch::Tensor& t, int64_t width, double value) {
+    if (t.size(1) == width) return t;
+    return torch::cat({torch::full({t.size(0), width - t.size(1)}, value, t.options()), t}, 1);
+  };
+  auto pad_right = [&](const torch::Tensor& t, int64_t width, double value) {
+    if (t.size(1) == width) return t;
+    return torch::cat({t, torch::full({t.size(0), width - t.size(1)}, value, t.options())}, 1);
+  };
+  const int64_t P = std::max(a.prompt.size(1), b.prompt.size(1));
+  const int64_t L = std::max(a.completion.size(1), b.completion.size(1));
+  Rollout r;
+  r.prompt = torch::cat({pad_left(a.prompt, P, pad_id), pad_left(b.prompt, P, pad_id)});
+  r.prompt_valid = torch::cat({pad_left(a.prompt_valid, P, 0), pad_left(b.prompt_valid, P, 0)});
+  r.completion = torch::cat({pad_right(a.completion, L, pad_id), pad_right(b.completion, L, pad_id)});
+  r.completion_mask = torch::cat({pad_right(a.completion_mask, L, 0), pad_right(b.completion_mask, L, 0)});
+  r.lengths = a.lengths;
+  r.lengths.insert(r.lengths.end(), b.lengths.begin(), b.lengths.end());
+  r.truncated = a.truncated;
+  r.truncated.insert(r.truncated.end(), b.truncated.begin(), b.truncated.end());
+  return r;
+}
+
+Rollout select_rows(const Rollout& r, const std::vector<int64_t>& rows) {
+  auto idx = torch::tensor(rows, torch::kLong).to(r.prompt.device());
+  Rollout out;
+  out.prompt = r.prompt.index_select(0, idx);
+  out.prompt_valid = r.prompt_valid.index_select(0, idx);
+  out.completion = r.completion.index_select(0, idx);
+  out.completion_mask = r.completion_mask.index_select(0, idx);
+  for (int64_t i : rows) {
+    out.lengths.push_back(r.lengths[static_cast<size_t>(i)]);
+    out.truncated.push_back(r.truncated[static_cast<size_t>(i)]);
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T> row_to_vector(const torch::Tensor& t, int64_t row, int64_t n) {
+  auto r = t[row].narrow(0, 0, n).contiguous().cpu();
+  if constexpr (std::is_same_v<T, float>) r = r.to(torch::kFloat32);
+  if constexpr (std::is_same_v<T, int32_t>) r = r.to(torch::kInt32);
+  return std::vector<T>(r.data_ptr<T>(), r.data_ptr<T>() + n);
+}
+
+}  // namespace
+
+Config load_run_config(const std::string& runs_dir, const std::string& name) {
+  const fs::path path = fs::path(runs_dir) / name / "config.json";
+  if (!fs::exists(path)) throw ConfigError("--resume: no run '" + name + "' under '" + runs_dir + "' (" + path.string() + " is missing)");
+  return load_config_file(path.string());
+}
+
+std::string resolve_model_path(const std::string& init) {
+  const std::string prefix = "builtin:";
+  if (init.rfind(prefix, 0) != 0) return init;
+  const std::string file = init.substr(prefix.size()) + ".pt";
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("GRPO_RESOURCES_DIR")) dirs.emplace_back(fs::path(env) / "models");
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    dirs.push_back(exe.parent_path() / "../share/grpo-studio/models");
+    dirs.push_back(exe.parent_path() / "resources/models");
+  }
+#ifdef GRPO_SOURCE_RESOURCES_DIR
+  dirs.emplace_back(fs::path(GRPO_SOURCE_RESOURCES_DIR) / "models");
+#endif
+  for (const auto& d : dirs)
+    if (fs::exists(d / file)) return fs::canonical(d / file).string();
+  throw ConfigError("model.init: built-in model '" + init + "' not found (looked for " + file +
+                    " under $GRPO_RESOURCES_DIR/models and the install's resources/models)");
+}
+
+// ---------------------------------------------------------------------------------------------------
+struct Trainer::Impl {
+  Config cfg;
+  RunOptions opts;
+  fs::path run_dir;
+  std::string run_dir_str;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ArithmeticTask> task;
+  Transformer model{nullptr};
+  Transformer reference{nullptr};  // frozen starting policy; null when beta = 0
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  at::Generator gen;
+  std::mt19937_64 prompt_rng;
+  std::unique_ptr<ipc::RunStore> store;
+  std::shared_ptr<spdlog::logger> log;
+  int64_t step = 0;
+  int64_t tokens_total = 0;  // completion tokens generated since the run began
+  Clock::time_point started = Clock::now();
+  int64_t steps_this_session = 0;
+
+  Transformer initial_model();
+  void setup_new_run();
+  void open_log();
+  void load_reference();
+  void check_context() const;
+  void setup_resumed_run();
+  std::map<std::string, double> grpo_step();
+  void record_samples(const std::vector<Problem>& problems, const Rollout& rollout, const torch::Tensor& old_logp,
+                      const torch::Tensor& ref_logp, const std::vector<RewardBreakdown>& scores,
+                      const torch::Tensor& advantages, int64_t groups);
+  std::string checkpoint();
+  void print_progress(const std::map<std::string, double>& m, double step_seconds);
+};
+
+// The starting policy: the `model.init` checkpoint, or a seeded random init. Also the reference policy.
+Transformer Trainer::Impl::initial_model() {
+  if (cfg.model.init.empty()) {
+    torch::manual_seed(static_cast<uint64_t>(cfg.seed));
+    ModelOptions mo;
+    mo.vocab_size = tokenizer->vocab_size();
+    mo.d_model = cfg.model.d_model;
+    mo.n_layers = cfg.model.n_layers;
+    mo.n_heads = cfg.model.n_heads;
+    mo.n_kv_heads = cfg.model.n_kv_heads;
+    mo.mlp_hidden = cfg.model.mlp_hidden;
+    mo.context = cfg.model.context;
+    mo.rope_base = cfg.model.rope_base;
+    mo.norm_eps = cfg.model.norm_eps;
+    return Transformer(mo);
+  }
+  const std::string path = resolve_model_path(cfg.model.init);
+  auto ck = read_checkpoint(path);
+  if (ck.header.tokenizer != tokenizer->describe())
+    throw ConfigError("model.init: '" + path + "' was trained with tokenizer '" + ck.header.tokenizer.substr(0, 60) +
+                      "', not the built-in task's");
+  // The checkpoint's sizes win; the effective config records them.
+  const auto& m = ck.header.model;
+  cfg.model.d_model = m.d_model;
+  cfg.model.n_layers = m.n_layers;
+  cfg.model.n_heads = m.n_heads;
+  cfg.model.n_kv_heads = m.n_kv_heads;
+  cfg.model.mlp_hidden = m.mlp_hidden;
+  cfg.model.context = m.context;
+  cfg.model.rope_base = m.rope_base;
+  cfg.model.norm_eps = m.norm_eps;
+  return ck.model;
+}
+
+Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Impl>()) {
+  auto& s = *impl_;
+  s.cfg = std::move(config);
+  s.opts = std::move(options);
+  validate_config(s.cfg);
+  at::set_num_threads(static_cast<int>(s.cfg.threads > 0 ? s.cfg.threads : std::thread::hardware_concurrency()));
+  if (s.cfg.device != "cpu")
+    throw ConfigError("config: device '" + s.cfg.device + "' needs a CUDA-enabled LibTorch build; this one is CPU-only");
+
+  s.tokenizer = std::make_unique<CharTokenizer>(builtin_alphabet());
+  s.task = std::make_unique<ArithmeticTask>(s.cfg.task);
+
+  if (s.opts.name.empty()) {
+    if (s.opts.resume) throw ConfigError("--resume needs --name NAME: the run folder to continue");
+    s.opts.name = s.cfg.name + "-" + timestamp();
+  }
+  s.run_dir = fs::path(s.opts.runs_dir) / s.opts.name;
+  s.run_dir_str = s.run_dir.string();
+
+  if (s.opts.resume) {
+    s.setup_resumed_run();
+  } else {
+    s.setup_new_run();
+  }
+}
+
+Trainer::~Trainer() = default;
+
+// Prompt plus completion must fit the model's context (known once the model is loaded).
+void Trainer::Impl::check_context() const {
+  const int64_t need = static_cast<int64_t>(task->prompt_length()) + cfg.sampling.max_new_tokens;
+  if (need > model->options().context)
+    throw ConfigError("sampling.max_new_tokens: prompt (" + std::to_string(task->prompt_length()) + ") + " +
+                      std::to_string(cfg.sampling.max_new_tokens) + " new tokens exceed the model's context of " +
+                      std::to_string(model->options().context));
+}
+
+// The frozen reference policy π_ref: the starting model, never the resumed one.
+void Trainer::Impl::load_reference() {
+  reference = initial_model();
+  reference->eval();
+  for (auto& p : reference->parameters()) p.set_requires_grad(false);
+}
+
+// Progress goes to the terminal and to <run>/trainer.log.
+void Trainer::Impl::open_log() {
+  log = std::make_shared<spdlog::logger>("grpo-" + opts.name);
+  log->sinks().push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir / "trainer.log").string()));
+  if (opts.progress) log->sinks().push_back(std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  log->set_pattern("%v");
+  log->flush_on(spdlog::level::info);
+}
+
+void Trainer::Impl::setup_new_run() {
+  if (fs::exists(run_dir))
+    throw ConfigError("run folder '" + run_dir_str + "' already exists: pass --resume to continue it, or another --name");
+  model = initial_model();  // may update cfg.model from the checkpoint
+  check_context();
+  fs::create_directories(run_dir / "checkpoints");
+
+  open_log();
+
+  write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
+  store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
+  store->set_meta("run_id", opts.name);
+  store->set_meta("config", config_to_json(cfg).dump());
+  store->set_meta("state", "running");
+  store->set_meta("created", std::to_string(unix_now()));
+
+  if (cfg.grpo.beta > 0.0) {
+    load_reference();
+  }
+  optimizer = make_optimizer(model, cfg.optim);
+  gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
+  prompt_rng.seed(static_cast<uint64_t>(cfg.seed));
+
+  store->append_event(0, unix_now(), "start",
+                      {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()}});
+  log->info("run {} | {} | {:.3f}M parameters | {} steps of {} prompts x {} completions", run_dir_str,
+            cfg.model.init.empty() ? "random init" : cfg.model.init, model->num_parameters() / 1e6, cfg.max_steps,
+            cfg.grpo.prompts_per_step, cfg.grpo.group_size);
+}
+
+void Trainer::Impl::setup_resumed_run() {
+  if (!fs::is_directory(run_dir)) throw ConfigError("--resume: no run folder '" + run_dir_str + "'");
+  const auto latest = latest_checkpoint((run_dir / "checkpoints").string());
+  if (!latest) throw ConfigError("--resume: '" + run_dir_str + "/checkpoints' holds no checkpoint to resume from");
+  auto ck = read_checkpoint(*latest);
+  if (ck.header.kind != "train" || !ck.has_optimizer)
+    throw CheckpointError("checkpoint '" + *latest + "' holds no optimizer state; it cannot resume a run");
+
+  open_log();
+
+  model = ck.model;
+  check_context();
+  step = ck.header.step;
+  tokens_total = ck.header.state.value("tokens_total", int64_t{0});
+  rng_from_string(prompt_rng, ck.header.state.at("prompt_rng").get<std::string>());
+  gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
+  if (ck.torch_rng.defined()) gen.set_state(ck.torch_rng);
+  optimizer = make_optimizer(model, cfg.optim);
+  read_optimizer_state(*latest, *optimizer);
+  if (cfg.grpo.beta > 0.0) {
+    load_reference();
+  }
+
+  write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
+  store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
+  const int64_t recorded = store->last_step();
+  store->truncate_after_step(step);
+  store->set_meta("config", config_to_json(cfg).dump());
+  store->set_meta("state", "running");
+  store->append_event(step, unix_now(), "resume",
+                      {{"checkpoint", *latest}, {"from_step", step}, {"discarded_steps", std::max<int64_t>(0, recorded - step)}});
+  log->info("resumed {} from {} (step {})", run_dir_str, *latest, step);
+}
+
+std::map<std::string, double> Trainer::Impl::grpo_step() {
+  const auto t_step = Clock::now();
+  const auto& g = cfg.grpo;
+  const int64_t G = g.group_size;
+  ++step;
+  const double lr = learning_rate_at(cfg.optim, step, cfg.max_steps);
+  set_learning_rate(*optimizer, lr);
+  model->train();
+
+  SamplingOptions so;
+  so.temperature = cfg.sampling.temperature;
+  so.top_p = cfg.sampling.top_p;
+  so.max_new_tokens = cfg.sampling.max_new_tokens;
+
+  // 1. Rollout: G completions for each of P prompts, all rows decoded together.
+  //    With dynamic sampling, groups whose rewards all agree are dropped and more prompts are drawn.
+  const auto t_gen = Clock::now();
+  std::vector<Problem> problems;
+  std::vector<RewardBreakdown> scores;
+  Rollout rollout;
+  double frac_zero_std_first = 0.0;
+  int64_t generated = 0, sampled_groups = 0;
+  for (int64_t batch = 0; batch < (g.dynamic_sampling ? g.dynamic_sampling_max_batches : 1); ++batch) {
+    std::vector<Problem> batch_problems;
+    std::vector<std::vector<int64_t>> rows;
+    for (int64_t p = 0; p < g.prompts_per_step; ++p) {
+      batch_problems.push_back(task->sample(prompt_rng));
+      const auto ids = tokenizer->encode(batch_problems.back().prompt);
+      for (int64_t i = 0; i < G; ++i) rows.push_back(ids);
+    }
+    Rollout r = generate(model, rows, so, tokenizer->eos_id(), tokenizer->pad_id(), gen);
+    std::vector<RewardBreakdown> batch_scores;
+    for (int64_t b = 0; b < r.rows(); ++b) {
+      const int64_t n = r.lengths[static_cast<size_t>(b)];
+      generated += n;
+      const auto toks = row_to_vector<int64_t>(r.completion, b, n - (r.truncated[static_cast<size_t>(b)] ? 0 : 1));
+      batch_scores.push_back(score_completion(cfg.rewards, tokenizer->decode(toks),
+                                              batch_problems[static_cast<size_t>(b / G)].answer, n,
+                                              r.truncated[static_cast<size_t>(b)], so.max_new_tokens));
+    }
+    sampled_groups += g.prompts_per_step;
+    // Keep the groups whose rewards differ (all of them without dynamic sampling).
+    std::vector<int64_t> keep_rows;
+    int64_t zero_std = 0;
+    for (int64_t p = 0; p < g.prompts_per_step; ++p) {
+      bool spread = false;
+      for (int64_t i = 1; i < G; ++i)
+        spread |= batch_scores[static_cast<size_t>(p * G + i)].total != batch_scores[static_cast<size_t>(p * G)].total;
+      zero_std += spread ? 0 : 1;
+      if (spread || !g.dynamic_sampling) {
+        if (static_cast<int64_t>(problems.size()) >= g.prompts_per_step) break;
+        problems.push_back(batch_problems[static_cast<size_t>(p)]);
+        for (int64_t i = 0; i < G; ++i) {
+          keep_rows.push_back(p * G + i);
+          scores.push_back(batch_scores[static_cast<size_t>(p * G + i)]);
+        }
+      }
+    }
+    if (batch == 0) frac_zero_std_first = static_cast<double>(zero_std) / static_cast<double>(g.prompts_per_step);
+    if (!keep_rows.empty()) {
+      Rollout kept = static_cast<int64_t>(keep_rows.size()) == r.rows() ? r : select_rows(r, keep_rows);
+      rollout = rollout.prompt.defined() ? concat(rollout, kept, tokenizer->pad_id()) : kept;
+    }
+    if (static_cast<int64_t>(problems.size()) >= g.prompts_per_step) break;
+  }
+  const double gen_seconds = seconds_since(t_gen);
+  tokens_total += generated;
+  const int64_t groups = static_cast<int64_t>(problems.size());
+  const int64_t B = groups * G;
+
+  // 2. Advantages per group: A = (r − mean) / (std + ε), shared by every token of a completion.
+  torch::Tensor rewards = torch::zeros({std::max<int64_t>(groups, 1), G}, torch::kFloat32);
+  for (int64_t b = 0; b < B; ++b) rewards[b / G][b % G] = scores[static_cast<size_t>(b)].total;
+  torch::Tensor advantages = groups > 0 ? group_advantages(rewards, g.scale_rewards, g.adv_eps).view({-1})
+                                        : torch::zeros({0});  // (B)
+
+  // 3. Old and reference log-probs. With one pass of one minibatch π_old = π_θ: the first forward pass's
+  //    detached log-probs serve (ratio 1, gradients still flow), so no extra pass is spent on it.
+  const auto t_score = Clock::now();
+  const bool old_is_current = g.mu == 1 && g.minibatches == 1;
+  torch::Tensor old_logp, ref_logp;
+  if (groups > 0) {
+    torch::NoGradGuard no_grad;
+    if (!old_is_current) old_logp = score_completions(model, rollout, so.temperature, false).logp;
+    if (reference && g.beta > 0.0) ref_logp = score_completions(reference, rollout, so.temperature, false).logp;
+  }
+  const double score_seconds = seconds_since(t_score);
+
+  // 4. Policy update: mu passes, each split into minibatches of whole groups.
+  const auto t_train = Clock::now();
+  LossOptions lo;
+  lo.epsilon_low = g.epsilon_low;
+  lo.epsilon_high = g.epsilon_high;
+  lo.beta = reference ? g.beta : 0.0;
+  lo.agg = g.loss_agg == "token_mean" ? LossAggregation::kTokenMean : LossAggregation::kSequenceMean;
+  double loss_sum = 0, kl_sum = 0, clip_low = 0, clip_high = 0, clip_region = 0, grad_norm_sum = 0;
+  double entropy_sum = 0, entropy_tokens = 0, token_weight = 0;
+  int64_t updates = 0, trained_tokens = 0;
+  torch::Tensor logp_before = old_is_current && groups > 0 ? torch::zeros_like(rollout.completion_mask) : old_logp;
+  const int64_t minibatches = std::min(g.minibatches, std::max<int64_t>(groups, 1));
+  for (int64_t pass = 0; pass < g.mu && groups > 0; ++pass) {
+    for (int64_t mb = 0; mb < minibatches; ++mb) {
+      const int64_t g0 = groups * mb / minibatches, g1 = groups * (mb + 1) / minibatches;
+      if (g1 == g0) continue;
+      const int64_t r0 = g0 * G, rn = (g1 - g0) * G;
+      const Rollout sub = rollout.slice(r0, rn);
+      const TokenScores ts = score_completions(model, sub, so.temperature, /*with_entropy=*/pass == 0);
+      torch::Tensor old = old_is_current ? ts.logp.detach() : old_logp.narrow(0, r0, rn);
+      torch::Tensor ref = ref_logp.defined() ? ref_logp.narrow(0, r0, rn) : torch::Tensor();
+      const LossResult res = grpo_loss(ts.logp, old, ref, advantages.narrow(0, r0, rn), sub.completion_mask, lo);
+      optimizer->zero_grad();
+      res.loss.backward();
+      const double max_norm = cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
+      grad_norm_sum += torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
+      optimizer->step();
+      ++updates;
+
+      const double ntok = sub.completion_mask.sum().item<double>();
+      trained_tokens += static_cast<int64_t>(ntok) + sub.prompt_valid.sum().item<int64_t>();
+      token_weight += ntok;
+      loss_sum += res.loss.item<double>() * ntok;
+      kl_sum += res.kl_mean * ntok;
+      clip_low += res.clip_low * ntok;
+      clip_high += res.clip_high * ntok;
+      clip_region += res.clip_region * ntok;
+      if (pass == 0) {
+        entropy_sum += (ts.entropy * sub.completion_mask).sum().item<double>();
+        entropy_tokens += ntok;
+        if (old_is_current) logp_before.narrow(0, r0, rn).copy_(ts.logp.detach());
+      }
+    }
+  }
+  const double train_seconds = seconds_since(t_train);
+
+  // 5. Metrics (names follow TRL's GRPOTrainer where one exists) and samples.
+  std::map<std::string, double> m;
+  std::vector<double> total, acc, fmt, lens, verified_all, verified_correct, verified_wrong;
+  std::map<std::string, std::vector<double>> parts;
+  int64_t clipped = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& s = scores[static_cast<size_t>(b)];
+    total.push_back(s.total);
+    acc.push_back(s.correct);
+    fmt.push_back(s.well_formed);
+    lens.push_back(static_cast<double>(rollout.lengths[static_cast<size_t>(b)]));
+    clipped += rollout.truncated[static_cast<size_t>(b)] ? 1 : 0;
+    verified_all.push_back(s.verified);
+    (s.correct ? verified_correct : verified_wrong).push_back(s.verified);
+    for (const auto& [k, v] : s.parts) parts[k].push_back(v);
+  }
+  const double nan = std::nan("");
+  m["reward"] = mean_of(total);
+  m["reward_std"] = groups > 0 ? rewards.std(1, /*unbiased=*/true).mean().item<double>() : nan;
+  m["reward/min"] = total.empty() ? nan : *std::min_element(total.begin(), total.end());
+  m["reward/max"] = total.empty() ? nan : *std::max_element(total.begin(), total.end());
+  for (const auto& [k, v] : parts) m["reward/" + k + "/mean"] = mean_of(v);
+  m["accuracy"] = mean_of(acc);
+  m["format_rate"] = mean_of(fmt);
+  m["completions/mean_length"] = mean_of(lens);
+  m["completions/min_length"] = lens.empty() ? nan : *std::min_element(lens.begin(), lens.end());
+  m["completions/max_length"] = lens.empty() ? nan : *std::max_element(lens.begin(), lens.end());
+  m["completions/clipped_ratio"] = B > 0 ? static_cast<double>(clipped) / static_cast<double>(B) : nan;
+  m["frac_reward_zero_std"] = frac_zero_std_first;
+  m["groups/trained"] = static_cast<double>(groups);
+  m["groups/sampled"] = static_cast<double>(sampled_groups);
+  m["self_verification/rate"] = mean_of(verified_all);
+  m["self_verification/rate_correct"] = mean_of(verified_correct);
+  m["self_verification/rate_wrong"] = mean_of(verified_wrong);
+  m["loss"] = token_weight > 0 ? loss_sum / token_weight : nan;
+  m["kl"] = token_weight > 0 ? kl_sum / token_weight : nan;
+  m["entropy"] = entropy_tokens > 0 ? entropy_sum / entropy_tokens : nan;
+  m["clip_ratio/low_mean"] = token_weight > 0 ? clip_low / token_weight : nan;
+  m["clip_ratio/high_mean"] = token_weight > 0 ? clip_high / token_weight : nan;
+  m["clip_ratio/region_mean"] = token_weight > 0 ? clip_region / token_weight : nan;
+  m["grad_norm"] = updates > 0 ? grad_norm_sum / static_cast<double>(updates) : nan;
+  m["learning_rate"] = lr;
+  m["sampling/temperature"] = so.temperature;
+  m["grpo/beta"] = g.beta;
+  m["tokens/generated"] = static_cast<double>(generated);
+  m["tokens/total"] = static_cast<double>(tokens_total);
+  m["time/generation"] = gen_seconds;
+  m["time/scoring"] = score_seconds;
+  m["time/training"] = train_seconds;
+  m["tokens_per_sec/generation"] = gen_seconds > 0 ? static_cast<double>(generated) / gen_seconds : nan;
+  m["tokens_per_sec/training"] = train_seconds > 0 ? static_cast<double>(trained_tokens) / train_seconds : nan;
+
+  const auto t_rec = Clock::now();
+  record_samples(problems, rollout, logp_before, ref_logp, scores, advantages, std::min(groups, cfg.sample_prompts));
+  m["time/recording"] = seconds_since(t_rec);
+  m["time/step"] = seconds_since(t_step);
+  std::vector<std::pair<std::string, double>> rows(m.begin(), m.end());
+  store->append_metrics(step, unix_now(), rows);
+  return m;
+}
+
+// Stores every completion of the first `groups` groups with per-token arrays. log π_θ and the entropy are
+// taken after this step's update, so the trace inspector shows where the policy moved.
+void Trainer::Impl::record_samples(const std::vector<Problem>& problems, const Rollout& rollout,
+                                   const torch::Tensor& old_logp, const torch::Tensor& ref_logp,
+                                   const std::vector<RewardBreakdown>& scores, const torch::Tensor& advantages,
+                                   int64_t groups) {
+  if (groups <= 0) return;
+  const int64_t G = cfg.grpo.group_size, rows = groups * G;
+  torch::NoGradGuard no_grad;
+  const Rollout sub = rollout.slice(0, rows);
+  const TokenScores now = score_completions(model, sub, cfg.sampling.temperature, /*with_entropy=*/true);
+  const torch::Tensor kl = ref_logp.defined() ? k3_kl(now.logp, ref_logp.narrow(0, 0, rows)) : torch::zeros_like(now.logp);
+  std::vector<ipc::SampleRecord> out;
+  for (int64_t b = 0; b < rows; ++b) {
+    const auto& s = scores[static_cast<size_t>(b)];
+    const int64_t n = rollout.lengths[static_cast<size_t>(b)];
+    ipc::SampleRecord r;
+    r.step = step;
+    r.group = b / G;
+    r.index = b % G;
+    r.prompt = problems[static_cast<size_t>(b / G)].prompt;
+    r.answer = problems[static_cast<size_t>(b / G)].answer;
+    const auto ids = row_to_vector<int64_t>(sub.completion, b, n);
+    int32_t offset = 0;
+    for (int64_t id : ids) {
+      r.tokens.push_back(static_cast<int32_t>(id));
+      r.offsets.push_back(offset);
+      if (id != tokenizer->eos_id()) {
+        const std::string piece = tokenizer->token_text(id);
+        r.completion += piece;
+        offset += static_cast<int32_t>(piece.size());
+      }
+    }
+    r.reward = s.total;
+    r.rewards = s.parts;
+    r.advantage = advantages[b].item<double>();
+    r.length = n;
+    r.correct = s.correct;
+    r.verified = s.verified;
+    r.truncated = rollout.truncated[static_cast<size_t>(b)];
+    r.logp_old = row_to_vector<float>(old_logp, b, n);
+    r.logp = row_to_vector<float>(now.logp, b, n);
+    r.entropy = row_to_vector<float>(now.entropy, b, n);
+    r.kl = row_to_vector<float>(kl, b, n);
+    out.push_back(std::move(r));
+  }
+  store->append_samples(step, out);
+}
+
+std::string Trainer::Impl::checkpoint() {
+  CheckpointHeader h;
+  h.kind = "train";
+  h.step = step;
+  h.model = model->options();
+  h.tokenizer = tokenizer->describe();
+  h.config = config_to_json(cfg);
+  h.state = {{"prompt_rng", rng_to_string(prompt_rng)}, {"tokens_total", tokens_total}};
+  const torch::Tensor rng_state = gen.get_state();
+  const std::string dir = (run_dir / "checkpoints").string();
+  const std::string path = checkpoint_path(dir, step);
+  write_checkpoint(path, h, model, optimizer.get(), &rng_state);
+  prune_checkpoints(dir, cfg.keep_checkpoints);
+  store->append_event(step, unix_now(), "checkpoint", {{"path", path}});
+  return path;
+}
+
+void Trainer::Impl::print_progress(const std::map<std::string, double>& m, double step_seconds) {
+  const double avg = seconds_since(started) / static_cast<double>(std::max<int64_t>(steps_this_session, 1));
+  const double eta = avg * static_cast<double>(std::max<int64_t>(cfg.max_steps - step, 0));
+  log->info("step {:>4}/{} | reward {:.3f} | acc {:.3f} | verify {:.2f} | len {:5.1f} | kl {:.4f} | "
+            "gen {:.1f}k tok/s | train {:.1f}k tok/s | {:.2f} s/step | ETA {}",
+            step, cfg.max_steps, m.at("reward"), m.at("accuracy"), m.at("self_verification/rate"),
+            m.at("completions/mean_length"), m.at("kl"), m.at("tokens_per_sec/generation") / 1000.0,
+            m.at("tokens_per_sec/training") / 1000.0, step_seconds, human_duration(eta));
+}
+
+std::map<std::string, double> Trainer::step() {
+  auto& s = *impl_;
+  const auto t0 = Clock::now();
+  auto m = s.grpo_step();
+  ++s.steps_this_session;
+  if (s.opts.progress || s.log) s.print_progress(m, seconds_since(t0));
+  if (s.cfg.checkpoint_every > 0 && s.step % s.cfg.checkpoint_every == 0 && s.step < s.cfg.max_steps) s.checkpoint();
+  return m;
+}
+
+void Trainer::train() {
+  auto& s = *impl_;
+  s.started = Clock::now();
+  s.steps_this_session = 0;
+  try {
+    while (s.step < s.cfg.max_steps && !stop_requested_) step();
+    const std::string path = s.checkpoint();
+    s.store->set_meta("state", stop_requested_ ? "stopped" : "finished");
+    s.store->append_event(s.step, unix_now(), stop_requested_ ? "stop" : "finish", {{"checkpoint", path}});
+    s.log->info("{} at step {}; checkpoint {}", stop_requested_ ? "stopped" : "finished", s.step, path);
+  } catch (const std::exception& e) {
+    s.store->set_meta("state", "failed");
+    s.store->append_event(s.step, unix_now(), "failed", {{"reason", e.what()}});
+    throw;
+  }
+}
+
+int64_t Trainer::current_step() const { return impl_->step; }
+const Config& Trainer::config() const { return impl_->cfg; }
+const std::string& Trainer::run_dir() const { return impl_->run_dir_str; }
+std::string Trainer::save_checkpoint() { return impl_->checkpoint(); }
+
+}  // namespace grpo

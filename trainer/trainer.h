@@ -1,0 +1,56 @@
+// The GRPO training loop: one Trainer per run directory. Each step samples prompts, rolls out G
+// completions per prompt, scores them with the rule-based rewards, and updates the policy with the GRPO
+// loss; it records every metric and a subset of samples in the run store, prints a progress line, and
+// writes checkpoints. No LibTorch in this header (the state lives behind a pimpl).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "trainer/config.h"
+
+namespace grpo {
+
+struct RunOptions {
+  std::string runs_dir = "runs";  // parent of run folders
+  std::string name;               // run folder name; "" = "<config.name>-<YYYYmmdd-HHMMSS>"
+  bool resume = false;            // continue runs/<name> from its newest checkpoint
+  bool progress = true;           // print a progress line per step
+};
+
+class Trainer {
+ public:
+  // Creates runs/<name>/ (or, with resume, reopens it); throws ConfigError / CheckpointError on bad input.
+  Trainer(Config config, RunOptions options);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains until max_steps or until stop is requested; writes a final checkpoint either way.
+  void train();
+  // One GRPO step; returns its metrics (name -> value).
+  std::map<std::string, double> step();
+  void request_stop() { stop_requested_ = true; }
+
+  int64_t current_step() const;
+  const Config& config() const;
+  const std::string& run_dir() const;
+  std::string save_checkpoint();  // returns the file written
+
+  struct Impl;
+  Impl& impl() { return *impl_; }  // for tests: the model and store
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> stop_requested_{false};
+};
+
+// The saved config of runs/<name>/ (what --resume starts from, before --set overrides).
+Config load_run_config(const std::string& runs_dir, const std::string& name);
+
+// Resolves "builtin:demo-base" and friends to a file; other values are returned unchanged.
+std::string resolve_model_path(const std::string& init);
+
+}  // namespace grpo
