@@ -244,10 +244,41 @@ std::vector<int64_t> RunStore::sample_steps() const {
   return out;
 }
 
-std::vector<EventRecord> RunStore::events(int64_t after_seq) const {
+std::vector<RunStore::SeqRef> RunStore::metric_seqs(int64_t after_seq, int64_t limit) const {
+  std::vector<SeqRef> out;
+  auto st = impl_->db.prepare(
+      "SELECT seq, MIN(step), MIN(time) FROM metrics WHERE seq>?1 GROUP BY seq ORDER BY seq LIMIT ?2");
+  st.bind(1, after_seq).bind(2, limit);
+  while (st.step()) out.push_back({st.column_int(0), st.column_int(1), st.column_double(2)});
+  return out;
+}
+
+std::vector<RunStore::SeqRef> RunStore::sample_seqs(int64_t after_seq, int64_t limit) const {
+  std::vector<SeqRef> out;
+  auto st = impl_->db.prepare("SELECT DISTINCT seq, step FROM samples WHERE seq>?1 ORDER BY seq LIMIT ?2");
+  st.bind(1, after_seq).bind(2, limit);
+  while (st.step()) out.push_back({st.column_int(0), st.column_int(1), 0.0});
+  // samples carry no time column: take the step's metrics time when there is one
+  for (auto& r : out) {
+    auto t = impl_->db.prepare("SELECT MIN(time) FROM metrics WHERE step=?1");
+    t.bind(1, r.step);
+    if (t.step() && !t.column_is_null(0)) r.time = t.column_double(0);
+  }
+  return out;
+}
+
+std::map<std::string, double> RunStore::metrics_with_seq(int64_t seq) const {
+  std::map<std::string, double> out;
+  auto st = impl_->db.prepare("SELECT name, value FROM metrics WHERE seq=?1");
+  st.bind(1, seq);
+  while (st.step()) out[st.column_text(0)] = st.column_is_null(1) ? std::nan("") : st.column_double(1);
+  return out;
+}
+
+std::vector<EventRecord> RunStore::events(int64_t after_seq, int64_t limit) const {
   std::vector<EventRecord> out;
-  auto st = impl_->db.prepare("SELECT seq, step, time, kind, data FROM events WHERE seq>?1 ORDER BY seq");
-  st.bind(1, after_seq);
+  auto st = impl_->db.prepare("SELECT seq, step, time, kind, data FROM events WHERE seq>?1 ORDER BY seq LIMIT ?2");
+  st.bind(1, after_seq).bind(2, limit);
   while (st.step())
     out.push_back({st.column_int(0), st.column_int(1), st.column_double(2), st.column_text(3),
                    nlohmann::json::parse(st.column_text(4))});

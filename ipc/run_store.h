@@ -85,7 +85,15 @@ class RunStore {
   std::map<std::string, double> metrics_at(int64_t step) const;
   std::vector<SampleRecord> samples_at(int64_t step) const;
   std::vector<int64_t> sample_steps() const;
-  std::vector<EventRecord> events(int64_t after_seq = 0) const;
+  std::vector<EventRecord> events(int64_t after_seq = 0, int64_t limit = -1) const;
+  // For history: the (seq, step, time) of metric and sample records after `after_seq`, in seq order.
+  struct SeqRef {
+    int64_t seq, step;
+    double time;
+  };
+  std::vector<SeqRef> metric_seqs(int64_t after_seq, int64_t limit) const;
+  std::vector<SeqRef> sample_seqs(int64_t after_seq, int64_t limit) const;
+  std::map<std::string, double> metrics_with_seq(int64_t seq) const;
   const std::string& path() const;
 
  private:

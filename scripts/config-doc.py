@@ -5,7 +5,8 @@ import re
 
 root = pathlib.Path(__file__).resolve().parent.parent
 src = (root / "trainer/config.h").read_text()
-sections = {"Model": "model", "Task": "task", "Sampling": "sampling", "Grpo": "grpo", "Reward": "rewards", "Optim": "optim"}
+sections = {"Model": "model", "Task": "task", "Sampling": "sampling", "Grpo": "grpo", "Reward": "rewards", "Optim": "optim",
+            "Pretrain": "pretrain"}
 types = {"int64_t": "integer", "double": "number", "bool": "bool", "std::string": "string",
          "std::vector<std::string>": "list of strings"}
 rows, section = [], None

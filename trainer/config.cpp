@@ -146,6 +146,8 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("checkpoint_every", &c.checkpoint_every, 0, 1e9),
       num("keep_checkpoints", &c.keep_checkpoints, 1, 1000),
       num("sample_prompts", &c.sample_prompts, 0, 1e6),
+      num("eval_every", &c.eval_every, 0, 1e9),
+      num("eval_prompts", &c.eval_prompts, 1, 100000),
       text("device", &c.device, {"cpu", "cuda"}),
       text("model.init", &c.model.init),
       num("model.d_model", &c.model.d_model, 8, 65536),
@@ -188,6 +190,18 @@ std::vector<ConfigField> config_fields(Config& c) {
       text("optim.schedule", &c.optim.schedule, {"constant", "cosine"}),
       num("optim.min_lr_ratio", &c.optim.min_lr_ratio, 0.0, 1.0),
       num("optim.grad_clip", &c.optim.grad_clip, 0.0, 1e9),
+      num("pretrain.batch_size", &c.pretrain.batch_size, 1, 1 << 20),
+      num("pretrain.direct_fraction", &c.pretrain.direct_fraction, 0.0, 1.0),
+      num("pretrain.wrong_fraction", &c.pretrain.wrong_fraction, 0.0, 1.0),
+      num("pretrain.branch_mask", &c.pretrain.branch_mask, 0.0, 1.0),
+      num("pretrain.eval_every", &c.pretrain.eval_every, 1, 1e9),
+      num("pretrain.eval_prompts", &c.pretrain.eval_prompts, 1, 100000),
+      num("pretrain.eval_samples", &c.pretrain.eval_samples, 0, 1000),
+      flag("pretrain.stop_in_window", &c.pretrain.stop_in_window),
+      num("pretrain.stop_check_accuracy", &c.pretrain.stop_check_accuracy, 0.0, 1.0),
+      num("pretrain.stop_forced_check", &c.pretrain.stop_forced_check, 0.0, 1.0),
+      num("pretrain.stop_greedy_min", &c.pretrain.stop_greedy_min, 0.0, 1.0),
+      num("pretrain.stop_greedy_max", &c.pretrain.stop_greedy_max, 0.0, 1.0),
   };
 }
 
@@ -284,6 +298,10 @@ void validate_config(const Config& c) {
   if (c.sample_prompts > c.grpo.prompts_per_step) fail("sample_prompts", "cannot exceed grpo.prompts_per_step");
   if (c.grpo.minibatches > c.grpo.prompts_per_step)
     fail("grpo.minibatches", "cannot exceed grpo.prompts_per_step (minibatches split the batch by groups)");
+  if (c.pretrain.stop_greedy_min > c.pretrain.stop_greedy_max)
+    fail("pretrain.stop_greedy_min", "is above pretrain.stop_greedy_max");
+  if (c.eval_every > 0 && c.eval_prompts > c.task.held_out) fail("eval_prompts", "cannot exceed task.held_out");
+  if (c.pretrain.eval_prompts > c.task.held_out) fail("pretrain.eval_prompts", "cannot exceed task.held_out");
   if (c.rewards.accuracy == 0 && c.rewards.format == 0 && c.rewards.overlong == 0)
     fail("rewards", "weights are all zero: nothing would be learned");
 }

@@ -78,6 +78,24 @@ struct OptimConfig {
   double grad_clip = 1.0;         // max global gradient norm; 0 turns clipping off
 };
 
+// Supervised pretraining of the built-in base model (`grpo-train pretrain`): the corpus mix, its loss
+// masks, evaluation and the stopping rule that takes the model from the window in which its check works
+// but its one-shot answer has not been learned yet (docs/demo.md).
+struct PretrainConfig {
+  int64_t batch_size = 64;               // traces per optimizer step
+  double direct_fraction = 0.3;          // traces that answer directly; the rest check their first answer
+  double wrong_fraction = 0.8;           // checked traces whose first answer is wrong (uniformly random)
+  double branch_mask = 0.9;              // checked traces with no loss on the branch character after the guess
+  int64_t eval_every = 50;               // steps between held-out evaluations
+  int64_t eval_prompts = 300;            // held-out problems per evaluation
+  int64_t eval_samples = 2;              // sampled completions per problem (T = 1) per evaluation
+  bool stop_in_window = true;            // stop at the first evaluation inside the window below
+  double stop_check_accuracy = 0.6;      // window: sampled P(correct | checked) at least this
+  double stop_forced_check = 0.95;       // window: greedy accuracy with the check forced at least this
+  double stop_greedy_min = 0.0;          // window: one-shot greedy accuracy between these
+  double stop_greedy_max = 0.35;
+};
+
 struct Config {
   std::string name = "demo";      // run name prefix (the run folder adds a timestamp unless --name)
   int64_t seed = 0;               // seeds prompts, sampling and random init
@@ -86,6 +104,8 @@ struct Config {
   int64_t checkpoint_every = 20;  // steps between checkpoints (one is always written at the end)
   int64_t keep_checkpoints = 2;   // newest checkpoints kept on disk
   int64_t sample_prompts = 8;     // prompts per step whose completions go to the run store
+  int64_t eval_every = 10;        // steps between held-out evaluations (eval/* metrics); 0 = never
+  int64_t eval_prompts = 200;     // held-out problems per evaluation (greedy, and one sample each)
   std::string device = "cpu";     // "cpu" or "cuda" (a CUDA-enabled LibTorch build only)
   ModelConfig model;
   TaskConfig task;
@@ -93,6 +113,7 @@ struct Config {
   GrpoConfig grpo;
   RewardConfig rewards;
   OptimConfig optim;
+  PretrainConfig pretrain;
 };
 
 // One entry of the schema: a dotted key ("grpo.beta"), a pointer into a Config, its range or choices.

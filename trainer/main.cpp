@@ -1,14 +1,24 @@
-// grpo-train: the command line. `run` trains (or resumes) a GRPO run; `config` prints the built-in demo
+// grpo-train: the command line. `run` trains (or resumes) a GRPO run; `pretrain` makes a base model for a
+// built-in task; `eval` measures a checkpoint on held-out problems; `config` prints the built-in demo
 // config. Exit codes: 0 done, 1 runtime failure, 2 bad input (config, arguments, checkpoint files).
+#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <fstream>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 #include <unistd.h>
 
+#include "ipc/trainer_endpoint.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
+#include "trainer/evaluate.h"
+#include "trainer/pretrain.h"
+#include "trainer/runtime.h"
+#include "trainer/task.h"
+#include "trainer/tokenizer.h"
 #include "trainer/trainer.h"
 
 namespace {
@@ -29,7 +39,32 @@ struct RunArgs {
   std::vector<std::string> overrides;
   bool resume = false;
   bool quiet = false;
+  std::string bind = "127.0.0.1";
+  int events_port = 0;
+  int control_port = 0;
+  std::string curve_keys;
+  bool insecure = false;
+  bool no_serve = false;
 };
+
+// Reads a CURVE key file: {"server_public": Z85, "server_secret": Z85, "allowed_clients": [Z85, ...]}.
+void read_curve_keys(const std::string& path, grpo::ipc::EndpointOptions& eo) {
+  std::ifstream in(path);
+  if (!in) throw grpo::ConfigError("--curve-keys: cannot read '" + path + "'");
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  auto z85 = [&](const nlohmann::json& v, const std::string& what) {
+    if (!v.is_string() || v.get<std::string>().size() != 40)
+      throw grpo::ConfigError("--curve-keys '" + path + "': '" + what + "' must be a 40-character Z85 key");
+    return v.get<std::string>();
+  };
+  if (j.is_discarded() || !j.is_object()) throw grpo::ConfigError("--curve-keys '" + path + "' is not a JSON object");
+  eo.curve_public_key = z85(j.value("server_public", nlohmann::json()), "server_public");
+  eo.curve_secret_key = z85(j.value("server_secret", nlohmann::json()), "server_secret");
+  const auto allowed = j.value("allowed_clients", nlohmann::json::array());
+  if (!allowed.is_array() || allowed.empty())
+    throw grpo::ConfigError("--curve-keys '" + path + "': 'allowed_clients' must list at least one client public key");
+  for (const auto& k : allowed) eo.allowed_clients.push_back(z85(k, "allowed_clients[]"));
+}
 
 int cmd_run(const RunArgs& a) {
   grpo::Config cfg;
@@ -50,12 +85,85 @@ int cmd_run(const RunArgs& a) {
   opts.name = a.name;
   opts.resume = a.resume;
   opts.progress = !a.quiet;
+  opts.serve = !a.no_serve;
+  opts.endpoint.host = a.bind;
+  opts.endpoint.events_port = a.events_port;
+  opts.endpoint.control_port = a.control_port;
+  opts.endpoint.insecure = a.insecure;
+  if (!a.curve_keys.empty()) read_curve_keys(a.curve_keys, opts.endpoint);
+  if (opts.serve && !grpo::ipc::is_loopback(a.bind) && a.curve_keys.empty() && !a.insecure)
+    throw grpo::ConfigError("--bind " + a.bind + " is not loopback: give --curve-keys FILE (grpo-train keygen makes keys), "
+                            "or --insecure to accept anyone who can reach the port");
   grpo::Trainer trainer(cfg, opts);
   g_trainer = &trainer;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   trainer.train();
   g_trainer = nullptr;
+  return 0;
+}
+
+struct PretrainArgs {
+  std::string config_file;
+  std::vector<std::string> overrides;
+  int64_t seed = -1;
+  std::string out;
+};
+
+int cmd_pretrain(const PretrainArgs& a) {
+  grpo::Config cfg = grpo::load_config_file(a.config_file);
+  for (const auto& o : a.overrides) grpo::apply_override(cfg, o);
+  if (a.seed >= 0) cfg.seed = a.seed;
+  grpo::validate_config(cfg);
+  const std::string out = a.out.empty() ? cfg.task.kind + "-base-seed" + std::to_string(cfg.seed) + ".pt" : a.out;
+  const auto r = grpo::pretrain(cfg, out, /*progress=*/true);
+  std::printf("%s after %lld steps (%.0f s)%s\n%s", out.c_str(), static_cast<long long>(r.steps), r.seconds,
+              r.in_window ? ", inside the window" : (cfg.pretrain.stop_in_window ? ", never inside the window" : ""),
+              r.eval.table().c_str());
+  return 0;
+}
+
+struct EvalArgs {
+  std::string checkpoint;
+  int64_t n = 500;
+  int64_t samples = 2;
+  double temperature = 1.0;
+  int64_t seed = 1234;
+  int64_t threads = 1;
+  bool json = false;
+  bool forced_check = false;
+};
+
+int cmd_eval(const EvalArgs& a) {
+  grpo::configure_runtime(a.threads);
+  auto ck = grpo::read_checkpoint(grpo::resolve_model_path(a.checkpoint));
+  grpo::Config cfg;
+  if (ck.header.config.contains("task")) {
+    nlohmann::json task_only = {{"task", ck.header.config["task"]}};
+    cfg.task = grpo::config_from_json(task_only, a.checkpoint).task;
+  }
+  if (a.n > cfg.task.held_out)
+    throw grpo::ConfigError("--n " + std::to_string(a.n) + " is more than the task's " + std::to_string(cfg.task.held_out) +
+                            " held-out problems");
+  const grpo::ArithmeticTask task(cfg.task);
+  const auto tok = grpo::tokenizer_from_description(ck.header.tokenizer);
+  grpo::EvalOptions eo;
+  eo.prompts = a.n;
+  eo.samples_per_prompt = a.samples;
+  eo.temperature = a.temperature;
+  eo.seed = static_cast<uint64_t>(a.seed);
+  eo.forced_check = a.forced_check;
+  const auto r = grpo::evaluate(ck.model, task, *tok, eo);
+  if (a.json) {
+    auto j = r.to_json();
+    j["checkpoint"] = a.checkpoint;
+    j["task"] = cfg.task.kind;
+    j["temperature"] = a.temperature;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << a.checkpoint << " on the '" << cfg.task.kind << "' task (T = " << a.temperature << ", "
+              << r.seconds << " s)\n" << r.table();
+  }
   return 0;
 }
 
@@ -77,6 +185,36 @@ int main(int argc, char** argv) {
       ->type_name("KEY=VALUE");
   run_cmd->add_flag("--resume", run.resume, "Continue runs/<name> from its newest checkpoint");
   run_cmd->add_flag("--quiet", run.quiet, "No progress lines on the terminal (trainer.log still gets them)");
+  run_cmd->add_option("--bind", run.bind, "Address the protocol's sockets bind (docs/protocol.md)")->capture_default_str();
+  run_cmd->add_option("--events-port", run.events_port, "PUB port (0: any free port)")->check(CLI::Range(0, 65535));
+  run_cmd->add_option("--control-port", run.control_port, "ROUTER port (0: any free port)")->check(CLI::Range(0, 65535));
+  run_cmd->add_option("--curve-keys", run.curve_keys, "CURVE key file: server key pair and allowed client keys")
+      ->check(CLI::ExistingFile);
+  run_cmd->add_flag("--insecure", run.insecure, "Allow a non-loopback --bind without CURVE");
+  run_cmd->add_flag("--no-serve", run.no_serve, "Do not open the protocol's sockets");
+
+  auto* keygen_cmd = app.add_subcommand("keygen", "Print a new CURVE key pair (Z85) as JSON, for --curve-keys and clients");
+
+  PretrainArgs pre;
+  auto* pre_cmd = app.add_subcommand("pretrain", "Pretrain a base model for a built-in task (see docs/demo.md)");
+  pre_cmd->add_option("--config", pre.config_file, "Pretraining config, e.g. resources/configs/pretrain-add.json")
+      ->required()
+      ->check(CLI::ExistingFile);
+  pre_cmd->add_option("--seed", pre.seed, "Seed (default: the config's)");
+  pre_cmd->add_option("--out", pre.out, "Output checkpoint (default: <task>-base-seed<N>.pt)");
+  pre_cmd->add_option("--set", pre.overrides, "Override a config key")->type_name("KEY=VALUE");
+
+  EvalArgs ev;
+  auto* eval_cmd = app.add_subcommand("eval", "Evaluate a checkpoint on the task's held-out problems");
+  eval_cmd->add_option("--checkpoint", ev.checkpoint, "Checkpoint file (a base model or a run's step_N.pt), or builtin:demo-base")
+      ->required();
+  eval_cmd->add_option("--n", ev.n, "Held-out problems")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  eval_cmd->add_option("--samples", ev.samples, "Sampled completions per problem")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1000}));
+  eval_cmd->add_option("--temperature", ev.temperature, "Sampling temperature")->capture_default_str()->check(CLI::Range(1e-3, 100.0));
+  eval_cmd->add_option("--seed", ev.seed, "Sampling seed")->capture_default_str();
+  eval_cmd->add_option("--threads", ev.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  eval_cmd->add_flag("--forced-check", ev.forced_check, "Also measure accuracy with a check forced after the first answer");
+  eval_cmd->add_flag("--json", ev.json, "Print JSON instead of a table");
 
   auto* config_cmd = app.add_subcommand("config", "Print the built-in demo config as JSON (a starting point for your own)");
 
@@ -89,6 +227,13 @@ int main(int argc, char** argv) {
 
   try {
     if (run_cmd->parsed()) return cmd_run(run);
+    if (pre_cmd->parsed()) return cmd_pretrain(pre);
+    if (eval_cmd->parsed()) return cmd_eval(ev);
+    if (keygen_cmd->parsed()) {
+      const auto [pub, sec] = grpo::ipc::make_curve_keypair();
+      std::cout << nlohmann::json{{"public", pub}, {"secret", sec}}.dump(2) << "\n";
+      return 0;
+    }
     if (config_cmd->parsed()) {
       std::cout << grpo::config_to_json(grpo::Config{}).dump(2) << "\n";
       return 0;
@@ -99,6 +244,9 @@ int main(int argc, char** argv) {
   } catch (const grpo::CheckpointError& e) {
     std::cerr << "grpo-train: error: " << e.what() << "\n";
     return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "grpo-train: failed: " << e.what_without_backtrace() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "grpo-train: failed: " << e.what() << "\n";
     return 1;

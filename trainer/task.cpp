@@ -87,6 +87,12 @@ Problem ArithmeticTask::sample(std::mt19937_64& rng) const {
 
 size_t ArithmeticTask::prompt_length() const { return kind_ == "add" ? 14 : 9; }
 
+int64_t ArithmeticTask::max_completion_length() const {
+  // "<think>" guess " check " procedure " wait</think><answer>" 5 digits "</answer>\n"
+  const int64_t a = kind_ == "add" ? 10000 : 100, b = kind_ == "add" ? 10000 : 10;
+  return static_cast<int64_t>(check_trace(make(a, b), "00000", false).completion.size());
+}
+
 std::string ArithmeticTask::check_procedure(int64_t a, int64_t b) const {
   if (kind_ == "add") return column_addition(a, b) + ":" + five_digits(a + b);
   const int64_t p1 = a * digit(b, 0), p2 = a * digit(b, 1) * 10;

@@ -47,6 +47,7 @@ class ArithmeticTask {
   bool is_held_out(int64_t a, int64_t b) const { return held_out_keys_.count(key(a, b)) > 0; }
   const std::string& kind() const { return kind_; }
   size_t prompt_length() const;  // every prompt has the same length
+  int64_t max_completion_length() const;  // the longest trace of the corpus, end-of-sequence included
 
   // The check procedure's text for a problem: "4+3+0=07,…,4+3+0=07:71787" (add) or the partial
   // products then their column addition (mul), always ending ":" + the 5-digit result.

@@ -3,6 +3,7 @@
 #include "trainer/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -18,11 +19,16 @@
 #include <sstream>
 #include <thread>
 
+#include "ipc/messages.h"
+#include "ipc/protocol.h"
 #include "ipc/run_store.h"
 #include "trainer/checkpoint.h"
+#include "trainer/control.h"
+#include "trainer/evaluate.h"
 #include "trainer/grpo_loss.h"
 #include "trainer/optimizer.h"
 #include "trainer/rewards.h"
+#include "trainer/runtime.h"
 #include "trainer/sampler.h"
 #include "trainer/task.h"
 #include "trainer/tokenizer.h"
@@ -131,6 +137,19 @@ std::vector<T> row_to_vector(const torch::Tensor& t, int64_t row, int64_t n) {
   return std::vector<T>(r.data_ptr<T>(), r.data_ptr<T>() + n);
 }
 
+// Forwards every log line to a callback (the run store's events and the protocol's `log` topic).
+class CallbackSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit CallbackSink(std::function<void(const std::string&)> fn) : fn_(std::move(fn)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override { fn_(std::string(msg.payload.begin(), msg.payload.end())); }
+  void flush_() override {}
+
+ private:
+  std::function<void(const std::string&)> fn_;
+};
+
 }  // namespace
 
 Config load_run_config(const std::string& runs_dir, const std::string& name) {
@@ -174,6 +193,9 @@ struct Trainer::Impl {
   at::Generator gen;
   std::mt19937_64 prompt_rng;
   std::unique_ptr<ipc::RunStore> store;
+  std::unique_ptr<RunControl> control;
+  std::unique_ptr<ipc::TrainerEndpoint> endpoint;  // null when not serving
+  const std::atomic<bool>* stop_flag = nullptr;
   std::shared_ptr<spdlog::logger> log;
   int64_t step = 0;
   int64_t tokens_total = 0;  // completion tokens generated since the run began
@@ -182,6 +204,11 @@ struct Trainer::Impl {
 
   Transformer initial_model();
   void setup_new_run();
+  void start_serving();
+  void emit_metrics(int64_t at_step, const std::map<std::string, double>& values);
+  void emit_event(int64_t at_step, const std::string& kind, const json& data);
+  void set_state(const std::string& state, const std::string& reason = "");
+  void apply_boundary(const RunControl::Boundary& b);
   void open_log();
   void load_reference();
   void check_context() const;
@@ -191,6 +218,7 @@ struct Trainer::Impl {
                       const torch::Tensor& ref_logp, const std::vector<RewardBreakdown>& scores,
                       const torch::Tensor& advantages, int64_t groups);
   std::string checkpoint();
+  void held_out_eval();
   void print_progress(const std::map<std::string, double>& m, double step_seconds);
 };
 
@@ -232,8 +260,9 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
   auto& s = *impl_;
   s.cfg = std::move(config);
   s.opts = std::move(options);
+  s.stop_flag = &stop_requested_;
   validate_config(s.cfg);
-  at::set_num_threads(static_cast<int>(s.cfg.threads > 0 ? s.cfg.threads : std::thread::hardware_concurrency()));
+  configure_runtime(s.cfg.threads);
   if (s.cfg.device != "cpu")
     throw ConfigError("config: device '" + s.cfg.device + "' needs a CUDA-enabled LibTorch build; this one is CPU-only");
 
@@ -265,6 +294,62 @@ void Trainer::Impl::check_context() const {
                       std::to_string(model->options().context));
 }
 
+// Every record goes to the store first (the truth), then to subscribers with the seq the store gave it.
+void Trainer::Impl::emit_metrics(int64_t at_step, const std::map<std::string, double>& values) {
+  const double t = unix_now();
+  const int64_t seq = store->append_metrics(at_step, t, {values.begin(), values.end()});
+  if (endpoint) endpoint->publish(ipc::protocol::kTopicMetrics, ipc::metrics_payload(opts.name, seq, at_step, t, values));
+}
+
+void Trainer::Impl::emit_event(int64_t at_step, const std::string& kind, const json& data) {
+  ipc::EventRecord e{0, at_step, unix_now(), kind, data};
+  e.seq = store->append_event(at_step, e.time, kind, data);
+  if (endpoint) endpoint->publish(ipc::topic_of_event(kind), ipc::event_payload(opts.name, e));
+}
+
+void Trainer::Impl::set_state(const std::string& state, const std::string& reason) {
+  control->set_state(state);
+  json data = {{"state", state}, {"step", step}};
+  if (!reason.empty()) data["reason"] = reason;
+  emit_event(step, "status", data);
+  if (state == "running" || state == "finished" || state == "failed" || state == "stopped")
+    store->set_meta("state", state);
+}
+
+// Binds the protocol's sockets (unless told not to), writes endpoints.json, and forwards log lines.
+void Trainer::Impl::start_serving() {
+  control = std::make_unique<RunControl>(cfg, opts.name, json{{"pid", static_cast<int64_t>(::getpid())}, {"run_dir", run_dir_str}},
+                                         stop_flag);
+  if (opts.serve) {
+    auto eo = opts.endpoint;
+    eo.run_id = opts.name;
+    eo.store_path = (run_dir / "run.sqlite").string();
+    endpoint = std::make_unique<ipc::TrainerEndpoint>(eo, *control);
+    control->add_info({{"events", endpoint->events_endpoint()}, {"control", endpoint->control_endpoint()}});
+    json ep = {{"events", endpoint->events_endpoint()}, {"control", endpoint->control_endpoint()},
+               {"run", opts.name}, {"pid", static_cast<int64_t>(::getpid())}, {"protocol", ipc::protocol::kVersion},
+               {"curve", !eo.curve_public_key.empty()}};
+    if (!eo.curve_public_key.empty()) ep["server_public_key"] = eo.curve_public_key;
+    write_text_atomically(run_dir / "endpoints.json", ep.dump(2) + "\n");
+  }
+  log->sinks().push_back(std::make_shared<CallbackSink>([this](const std::string& line) {
+    emit_event(step, "log", {{"level", "info"}, {"message", line}});
+  }));
+}
+
+// Applies what the protocol asked for at this step boundary: live hyperparameters, a checkpoint.
+void Trainer::Impl::apply_boundary(const RunControl::Boundary& b) {
+  if (b.config) {
+    // Only live keys can differ (the control validated them); take exactly those.
+    for (const auto& [key, change] : b.changed.items()) set_config_value(cfg, key, change["to"], true, "set");
+    validate_config(cfg);
+    if (cfg.grpo.beta > 0.0 && !reference) load_reference();  // β switched on: load π_ref now
+    emit_event(step, "hparams", {{"changed", b.changed}, {"from_step", step + 1}});
+    log->info("set at step {}: {}", step, b.changed.dump());
+  }
+  if (b.checkpoint) checkpoint();
+}
+
 // The frozen reference policy π_ref: the starting model, never the resumed one.
 void Trainer::Impl::load_reference() {
   reference = initial_model();
@@ -294,7 +379,6 @@ void Trainer::Impl::setup_new_run() {
   store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
   store->set_meta("run_id", opts.name);
   store->set_meta("config", config_to_json(cfg).dump());
-  store->set_meta("state", "running");
   store->set_meta("created", std::to_string(unix_now()));
 
   if (cfg.grpo.beta > 0.0) {
@@ -304,8 +388,8 @@ void Trainer::Impl::setup_new_run() {
   gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
   prompt_rng.seed(static_cast<uint64_t>(cfg.seed));
 
-  store->append_event(0, unix_now(), "start",
-                      {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()}});
+  start_serving();
+  emit_event(0, "start", {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()}});
   log->info("run {} | {} | {:.3f}M parameters | {} steps of {} prompts x {} completions", run_dir_str,
             cfg.model.init.empty() ? "random init" : cfg.model.init, model->num_parameters() / 1e6, cfg.max_steps,
             cfg.grpo.prompts_per_step, cfg.grpo.group_size);
@@ -339,9 +423,9 @@ void Trainer::Impl::setup_resumed_run() {
   const int64_t recorded = store->last_step();
   store->truncate_after_step(step);
   store->set_meta("config", config_to_json(cfg).dump());
-  store->set_meta("state", "running");
-  store->append_event(step, unix_now(), "resume",
-                      {{"checkpoint", *latest}, {"from_step", step}, {"discarded_steps", std::max<int64_t>(0, recorded - step)}});
+  start_serving();
+  emit_event(step, "resume",
+             {{"checkpoint", *latest}, {"from_step", step}, {"discarded_steps", std::max<int64_t>(0, recorded - step)}});
   log->info("resumed {} from {} (step {})", run_dir_str, *latest, step);
 }
 
@@ -535,8 +619,7 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
   record_samples(problems, rollout, logp_before, ref_logp, scores, advantages, std::min(groups, cfg.sample_prompts));
   m["time/recording"] = seconds_since(t_rec);
   m["time/step"] = seconds_since(t_step);
-  std::vector<std::pair<std::string, double>> rows(m.begin(), m.end());
-  store->append_metrics(step, unix_now(), rows);
+  emit_metrics(step, m);
   return m;
 }
 
@@ -586,7 +669,9 @@ void Trainer::Impl::record_samples(const std::vector<Problem>& problems, const R
     r.kl = row_to_vector<float>(kl, b, n);
     out.push_back(std::move(r));
   }
-  store->append_samples(step, out);
+  const double t = unix_now();
+  const int64_t seq = store->append_samples(step, out);
+  if (endpoint) endpoint->publish(ipc::protocol::kTopicSamples, ipc::samples_payload(opts.name, seq, step, t, out));
 }
 
 std::string Trainer::Impl::checkpoint() {
@@ -597,13 +682,39 @@ std::string Trainer::Impl::checkpoint() {
   h.tokenizer = tokenizer->describe();
   h.config = config_to_json(cfg);
   h.state = {{"prompt_rng", rng_to_string(prompt_rng)}, {"tokens_total", tokens_total}};
+  const std::string previous_state = control->state();
+  control->set_state("checkpointing");
   const torch::Tensor rng_state = gen.get_state();
   const std::string dir = (run_dir / "checkpoints").string();
   const std::string path = checkpoint_path(dir, step);
   write_checkpoint(path, h, model, optimizer.get(), &rng_state);
   prune_checkpoints(dir, cfg.keep_checkpoints);
-  store->append_event(step, unix_now(), "checkpoint", {{"path", path}});
+  emit_event(step, "checkpoint", {{"path", path}});
+  control->set_state(previous_state);
   return path;
+}
+
+// Held-out evaluation, recorded as eval/* metrics of the current step (step 0: the starting model). Its own
+// generator keeps the training RNG, and so resumes, untouched.
+void Trainer::Impl::held_out_eval() {
+  EvalOptions eo;
+  eo.prompts = cfg.eval_prompts;
+  eo.samples_per_prompt = 1;
+  eo.temperature = cfg.sampling.temperature;
+  eo.max_new_tokens = cfg.sampling.max_new_tokens;
+  eo.seed = static_cast<uint64_t>(cfg.seed) * 1000003 + static_cast<uint64_t>(step);
+  const EvalResult e = evaluate(model, *task, *tokenizer, eo);
+  emit_metrics(step, {{"eval/greedy_accuracy", e.greedy_accuracy},
+                         {"eval/sampled_accuracy", e.sampled_accuracy},
+                         {"eval/first_answer_accuracy", e.first_answer_accuracy},
+                         {"eval/check_rate", e.check_rate},
+                         {"eval/p_correct_checked", e.p_correct_checked},
+                         {"eval/p_correct_unchecked", e.p_correct_unchecked},
+                         {"eval/format_rate", e.format_rate},
+                         {"eval/mean_length", e.mean_length},
+                         {"time/eval", e.seconds}});
+  log->info("eval  {:>4} | held-out greedy acc {:.3f} | sampled acc {:.3f} | check rate {:.3f} | len {:.1f} | {:.1f} s",
+            step, e.greedy_accuracy, e.sampled_accuracy, e.check_rate, e.mean_length, e.seconds);
 }
 
 void Trainer::Impl::print_progress(const std::map<std::string, double>& m, double step_seconds) {
@@ -622,6 +733,7 @@ std::map<std::string, double> Trainer::step() {
   auto m = s.grpo_step();
   ++s.steps_this_session;
   if (s.opts.progress || s.log) s.print_progress(m, seconds_since(t0));
+  if (s.cfg.eval_every > 0 && (s.step % s.cfg.eval_every == 0 || s.step == s.cfg.max_steps)) s.held_out_eval();
   if (s.cfg.checkpoint_every > 0 && s.step % s.cfg.checkpoint_every == 0 && s.step < s.cfg.max_steps) s.checkpoint();
   return m;
 }
@@ -631,16 +743,45 @@ void Trainer::train() {
   s.started = Clock::now();
   s.steps_this_session = 0;
   try {
-    while (s.step < s.cfg.max_steps && !stop_requested_) step();
+    s.set_state("running");
+    if (s.step == 0 && s.cfg.eval_every > 0) s.held_out_eval();  // the starting point of every eval/* curve
+    bool stopped = false;
+    while (s.step < s.cfg.max_steps) {
+      // Step boundary: wait here while paused; apply live changes, checkpoints and stop requests.
+      const auto boundary = s.control->step_boundary(s.step, [&](const std::string& state) {
+        s.set_state(state);
+        s.log->info("{} at step {}", state == "paused" ? "paused" : "resumed", s.step);
+      });
+      s.apply_boundary(boundary);
+      if (boundary.stop || stop_requested_) {
+        stopped = true;
+        break;
+      }
+      s.control->begin_step();
+      step();
+    }
+    stopped |= stop_requested_.load();
+    s.set_state("stopping");
     const std::string path = s.checkpoint();
-    s.store->set_meta("state", stop_requested_ ? "stopped" : "finished");
-    s.store->append_event(s.step, unix_now(), stop_requested_ ? "stop" : "finish", {{"checkpoint", path}});
-    s.log->info("{} at step {}; checkpoint {}", stop_requested_ ? "stopped" : "finished", s.step, path);
+    s.emit_event(s.step, stopped ? "stop" : "finish", {{"checkpoint", path}});
+    s.log->info("{} at step {}; checkpoint {}", stopped ? "stopped" : "finished", s.step, path);
+    s.set_state(stopped ? "stopped" : "finished");
+    if (s.endpoint) {
+      // Let subscribers see the final state, then stop serving.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      s.endpoint.reset();
+      std::error_code ec;
+      fs::remove(s.run_dir / "endpoints.json", ec);
+    }
   } catch (const std::exception& e) {
-    s.store->set_meta("state", "failed");
-    s.store->append_event(s.step, unix_now(), "failed", {{"reason", e.what()}});
+    s.set_state("failed", e.what());
     throw;
   }
+}
+
+std::pair<std::string, std::string> Trainer::endpoints() const {
+  if (!impl_->endpoint) return {};
+  return {impl_->endpoint->events_endpoint(), impl_->endpoint->control_endpoint()};
 }
 
 int64_t Trainer::current_step() const { return impl_->step; }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "ipc/trainer_endpoint.h"
 #include "trainer/config.h"
 
 namespace grpo {
@@ -18,6 +19,8 @@ struct RunOptions {
   std::string name;               // run folder name; "" = "<config.name>-<YYYYmmdd-HHMMSS>"
   bool resume = false;            // continue runs/<name> from its newest checkpoint
   bool progress = true;           // print a progress line per step
+  bool serve = true;              // bind the protocol's sockets (docs/protocol.md) and write endpoints.json
+  ipc::EndpointOptions endpoint;  // where and how to bind them (loopback, any free port, by default)
 };
 
 class Trainer {
@@ -32,12 +35,16 @@ class Trainer {
   void train();
   // One GRPO step; returns its metrics (name -> value).
   std::map<std::string, double> step();
+  // Async-signal-safe: sets a flag the loop checks between steps and while paused.
   void request_stop() { stop_requested_ = true; }
 
   int64_t current_step() const;
   const Config& config() const;
   const std::string& run_dir() const;
   std::string save_checkpoint();  // returns the file written
+
+  // The protocol endpoints, when serving ({events, control}); empty otherwise.
+  std::pair<std::string, std::string> endpoints() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }  // for tests: the model and store

@@ -1,0 +1,88 @@
+// Live control of a training run: the state shared by the protocol's endpoint thread (which answers
+// hello, status, pause, resume, stop, checkpoint and set) and the training loop (which applies what was
+// asked at step boundaries). `set` is validated against the config schema on the endpoint's thread and
+// refused as a whole if any key is bad; accepted changes take effect at the next step boundary.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "ipc/trainer_endpoint.h"
+#include "trainer/config.h"
+
+namespace grpo {
+
+class RunControl : public ipc::CommandHandler {
+ public:
+  // `external_stop` (may be null) is polled while paused: a signal handler can only set a flag.
+  RunControl(const Config& config, std::string run_id, nlohmann::json info, const std::atomic<bool>* external_stop);
+
+  // --- protocol side (endpoint thread)
+  nlohmann::json handle(const std::string& cmd, const nlohmann::json& args) override;
+  std::pair<std::string, int64_t> heartbeat_state() override;
+
+  // --- training side
+  struct Boundary {
+    std::optional<Config> config;  // the new config when a `set` was applied
+    nlohmann::json changed;        // {key: {"from": old, "to": new}} of that set
+    bool checkpoint = false;       // a checkpoint was asked for
+    bool stop = false;             // stop was asked for: checkpoint, then exit
+    bool paused = false;           // the loop waited in pause before this boundary
+  };
+  // Called before each step (`completed` steps done). Blocks while paused, waking for stop.
+  // `on_pause_change(state)` lets the trainer record entering and leaving the pause.
+  template <typename OnState>
+  Boundary step_boundary(int64_t completed, OnState&& on_state);
+  void begin_step();                      // the step is under way (for from_step in `set` replies)
+  void set_state(const std::string& state);
+  void request_stop();                    // Ctrl-C / SIGTERM
+  void add_info(const nlohmann::json& fields);  // extra fields for hello (e.g. the bound endpoints)
+  std::string state();
+
+ private:
+  Boundary take_boundary();
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  Config config_;                 // the effective config, pending changes included
+  nlohmann::json pending_;        // key -> {"from", "to"} waiting for the next boundary
+  std::string run_id_;
+  nlohmann::json info_;           // extra fields for hello (endpoints, pid, ...)
+  const std::atomic<bool>* external_stop_ = nullptr;
+  std::string state_ = "starting";
+  int64_t completed_ = 0;
+  bool in_step_ = false;
+  bool pause_ = false, stop_ = false, checkpoint_ = false;
+};
+
+template <typename OnState>
+RunControl::Boundary RunControl::step_boundary(int64_t completed, OnState&& on_state) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  completed_ = completed;
+  in_step_ = false;
+  bool waited = false;
+  if (pause_ && !stop_) {
+    state_ = "paused";
+    lock.unlock();
+    on_state("paused");
+    lock.lock();
+    while (pause_ && !stop_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
+      if (external_stop_ && external_stop_->load()) stop_ = true;
+    }
+    waited = true;
+    if (!stop_) state_ = "running";
+    lock.unlock();
+    if (!stop_) on_state("running");
+    lock.lock();
+  }
+  Boundary b = take_boundary();
+  b.paused = waited;
+  return b;
+}
+
+}  // namespace grpo

@@ -1,0 +1,64 @@
+// One reusable chart (QCustomPlot): any number of series (a metric of a run), each drawn smoothed with its
+// raw line faint underneath, an optional ±band, vertical markers (hyperparameter changes, checkpoints),
+// log scale, zoom and pan, and export to PNG or PDF. Knows nothing of runs, ZeroMQ or LibTorch.
+#pragma once
+
+#include <QColor>
+#include <QHash>
+#include <QVector>
+#include <QWidget>
+
+class QCustomPlot;
+class QCPGraph;
+
+namespace grpo::ui {
+
+class ChartWidget : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ChartWidget(const QString& title, QWidget* parent = nullptr);
+
+  // Replaces (or creates) a series. x must be ascending.
+  void set_series(const QString& key, const QString& label, const QColor& color, const QVector<double>& x,
+                  const QVector<double>& y);
+  // Appends points to an existing series (x ascending, after its last point).
+  void append_points(const QString& key, const QVector<double>& x, const QVector<double>& y);
+  // A shaded band [lower, upper] drawn under the series `key` (e.g. mean ± std).
+  void set_band(const QString& key, const QVector<double>& x, const QVector<double>& lower, const QVector<double>& upper);
+  void remove_series(const QString& key);
+  void clear();
+  QStringList series_keys() const { return series_.keys(); }
+  int point_count(const QString& key) const;
+
+  void add_marker(double x, const QString& label, const QColor& color);
+  void clear_markers();
+
+  void set_smoothing(double weight);  // 0..0.999, TensorBoard's debiased EMA
+  void set_log_scale(bool on);
+  void set_x_label(const QString& label);
+  void set_y_range(double lo, double hi);  // fixes the y axis (e.g. rates in [0, 1])
+  void rescale();                          // fit every series
+  void replot();                           // immediate; callers coalesce with a timer
+  bool save(const QString& path, int width, int height);  // by extension: .png, .pdf, .jpg
+
+  QCustomPlot* plot() const { return plot_; }
+
+ private:
+  struct Series {
+    QString label;
+    QColor color;
+    QVector<double> x, y;
+    QCPGraph* raw = nullptr;
+    QCPGraph* smooth = nullptr;
+    QCPGraph* band_low = nullptr;
+    QCPGraph* band_high = nullptr;
+  };
+  void refresh(Series& s);
+
+  QCustomPlot* plot_;
+  QHash<QString, Series> series_;
+  double smoothing_ = 0.0;
+  bool fixed_y_ = false;
+};
+
+}  // namespace grpo::ui
