@@ -81,7 +81,7 @@ class RunStore {
   int64_t last_seq() const;   // highest seq handed out so far (0 when empty)
   int64_t last_step() const;  // highest step with metrics (0 when none)
   std::vector<std::string> metric_names() const;
-  std::vector<MetricPoint> metric_series(const std::string& name, int64_t after_step = 0) const;
+  std::vector<MetricPoint> metric_series(const std::string& name, int64_t after_step = -1) const;  // step 0: before training
   std::map<std::string, double> metrics_at(int64_t step) const;
   std::vector<SampleRecord> samples_at(int64_t step) const;
   std::vector<int64_t> sample_steps() const;

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
-  qt6-base-dev libqcustomplot-dev          # the studio: widgets and charts
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev   # the studio: widgets, charts, SVG export
   libtorch-dev libgloo-dev                 # the trainer: LibTorch 1.13 (CPU) and c10d's Gloo backend
   libopenblas0-pthread                     # fast BLAS for LibTorch (reference BLAS is ~40x slower)
   libzmq3-dev cppzmq-dev                   # the protocol between trainer and studio

@@ -20,7 +20,7 @@ class ConfigError : public std::runtime_error {
 };
 
 struct ModelConfig {
-  std::string init = "";  // start from: "builtin:demo-base", a checkpoint file, or "" (random init)
+  std::string init = "builtin:demo-base";  // start from: "builtin:demo-base", a checkpoint file, or "" (random init)
   int64_t d_model = 64;                    // width; with `init` set, the checkpoint's sizes win
   int64_t n_layers = 3;                    // transformer blocks
   int64_t n_heads = 4;                     // query heads
@@ -67,7 +67,7 @@ struct RewardConfig {
 };
 
 struct OptimConfig {
-  double lr = 1e-4;               // peak learning rate (AdamW)
+  double lr = 3e-5;               // peak learning rate (AdamW); the demo's checking rise takes ~15 steps
   double beta1 = 0.9;             // AdamW beta1
   double beta2 = 0.99;            // AdamW beta2
   double eps = 1e-8;              // AdamW epsilon
@@ -99,12 +99,12 @@ struct PretrainConfig {
 struct Config {
   std::string name = "demo";      // run name prefix (the run folder adds a timestamp unless --name)
   int64_t seed = 0;               // seeds prompts, sampling and random init
-  int64_t max_steps = 60;         // GRPO steps to train
+  int64_t max_steps = 80;         // GRPO steps to train
   int64_t threads = 1;            // intra-op CPU threads (0 = all cores); 1 is fastest for the small demo model
   int64_t checkpoint_every = 20;  // steps between checkpoints (one is always written at the end)
   int64_t keep_checkpoints = 2;   // newest checkpoints kept on disk
   int64_t sample_prompts = 8;     // prompts per step whose completions go to the run store
-  int64_t eval_every = 10;        // steps between held-out evaluations (eval/* metrics); 0 = never
+  int64_t eval_every = 5;         // steps between held-out evaluations (eval/* metrics); 0 = never
   int64_t eval_prompts = 200;     // held-out problems per evaluation (greedy, and one sample each)
   std::string device = "cpu";     // "cpu" or "cuda" (a CUDA-enabled LibTorch build only)
   ModelConfig model;

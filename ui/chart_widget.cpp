@@ -3,7 +3,14 @@
 
 #include <qcustomplot.h>
 
+#include <QSvgGenerator>
+
+#include <QContextMenuEvent>
+#include <QMenu>
+#include <QMouseEvent>
+#include <QToolTip>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 
 #include "ui/smoothing.h"
@@ -32,7 +39,63 @@ ChartWidget::ChartWidget(const QString& title, QWidget* parent) : QWidget(parent
     axis->setLabelColor(pal.color(QPalette::Text));
     axis->grid()->setPen(QPen(pal.color(QPalette::Mid), 0, Qt::DotLine));
   }
+  plot_->yAxis->setNumberFormat("g");  // 0.0001 reads as 1e-04, not as a bare 1
+  plot_->yAxis->setNumberPrecision(3);
   heading->setTextColor(pal.color(QPalette::Text));
+  title_ = title;
+  plot_->setMouseTracking(true);
+  plot_->installEventFilter(this);
+  plot_->setContextMenuPolicy(Qt::DefaultContextMenu);
+}
+
+QStringList ChartWidget::values_at(double x) const {
+  QStringList out;
+  for (auto it = series_.begin(); it != series_.end(); ++it) {
+    const Series& s = *it;
+    if (s.x.isEmpty()) continue;
+    auto pos = std::lower_bound(s.x.begin(), s.x.end(), x);
+    if (pos == s.x.end()) --pos;
+    if (pos != s.x.begin() && std::abs(*(pos - 1) - x) < std::abs(*pos - x)) --pos;
+    const auto i = static_cast<int>(pos - s.x.begin());
+    out << QString("%1 @ %2: %3").arg(s.label).arg(s.x[i]).arg(s.y[i], 0, 'g', 5);
+  }
+  out.sort();
+  return out;
+}
+
+bool ChartWidget::log_scale() const { return plot_->yAxis->scaleType() == QCPAxis::stLogarithmic; }
+
+bool ChartWidget::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == plot_ && event->type() == QEvent::MouseMove) {
+    auto* me = static_cast<QMouseEvent*>(event);
+    if (plot_->axisRect()->rect().contains(me->pos())) {
+      const QStringList lines = values_at(plot_->xAxis->pixelToCoord(me->pos().x()));
+      if (!lines.isEmpty()) QToolTip::showText(me->globalPosition().toPoint(), lines.join("\n"), plot_);
+    }
+  } else if (watched == plot_ && event->type() == QEvent::ContextMenu) {
+    auto* ce = static_cast<QContextMenuEvent*>(event);
+    QMenu menu;
+    auto* log = menu.addAction(tr("Log scale"));
+    log->setCheckable(true);
+    log->setChecked(log_scale());
+    auto* fit = menu.addAction(tr("Reset zoom"));
+    auto* exp = menu.addAction(tr("Export chart…"));
+    QAction* chosen = menu.exec(ce->globalPos());
+    if (chosen == log) set_log_scale(log->isChecked()), rescale(), replot();
+    if (chosen == fit) auto_range_ = true, rescale(), replot();
+    if (chosen == exp) emit export_requested(this);
+    return true;
+  } else if (watched == plot_ && (event->type() == QEvent::Wheel ||
+                                  (event->type() == QEvent::MouseButtonPress &&
+                                   static_cast<QMouseEvent*>(event)->button() == Qt::LeftButton))) {
+    auto_range_ = false;
+  } else if (watched == plot_ && event->type() == QEvent::MouseButtonDblClick) {
+    auto_range_ = true;
+    rescale();
+    replot();
+    return true;
+  }
+  return QWidget::eventFilter(watched, event);
 }
 
 void ChartWidget::refresh(Series& s) {
@@ -42,6 +105,14 @@ void ChartWidget::refresh(Series& s) {
   s.raw->setData(s.x, s.y, /*alreadySorted=*/true);
   s.smooth->setVisible(smoothing_ > 0);
   if (smoothing_ > 0) s.smooth->setData(s.x, debiased_ema(s.y, smoothing_), /*alreadySorted=*/true);
+  // One legend entry per series: the line that carries the colour at full strength.
+  if (smoothing_ > 0) {
+    s.raw->removeFromLegend();
+    s.smooth->addToLegend();
+  } else {
+    s.smooth->removeFromLegend();
+    s.raw->addToLegend();
+  }
 }
 
 void ChartWidget::set_series(const QString& key, const QString& label, const QColor& color, const QVector<double>& x,
@@ -82,6 +153,8 @@ void ChartWidget::set_band(const QString& key, const QVector<double>& x, const Q
     it->band_low = plot_->addGraph();
     it->band_high = plot_->addGraph();
     it->band_low->setPen(Qt::NoPen);
+    it->band_low->removeFromLegend();
+    it->band_high->removeFromLegend();
     it->band_high->setPen(Qt::NoPen);
     QColor fill = it->color;
     fill.setAlphaF(0.15);
@@ -142,6 +215,7 @@ void ChartWidget::set_log_scale(bool on) {
     plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
   } else {
     plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    plot_->yAxis->setNumberFormat("g");
   }
 }
 
@@ -157,7 +231,8 @@ void ChartWidget::rescale() {
   if (!fixed_y_) {
     plot_->yAxis->rescale(true);
     const QCPRange r = plot_->yAxis->range();
-    const double pad = r.size() > 0 ? r.size() * 0.05 : std::max(std::abs(r.lower) * 0.05, 1e-3);
+    // A flat line (a constant learning rate) still gets a visible range around its value.
+    const double pad = r.size() > 0 ? r.size() * 0.05 : (r.lower != 0 ? std::abs(r.lower) * 0.1 : 1e-3);
     plot_->yAxis->setRange(r.lower - pad, r.upper + pad);
   }
 }
@@ -168,6 +243,18 @@ bool ChartWidget::save(const QString& path, int width, int height) {
   plot_->replot(QCustomPlot::rpImmediateRefresh);
   if (path.endsWith(".pdf", Qt::CaseInsensitive)) return plot_->savePdf(path, width, height);
   if (path.endsWith(".jpg", Qt::CaseInsensitive)) return plot_->saveJpg(path, width, height);
+  if (path.endsWith(".svg", Qt::CaseInsensitive)) {
+    QSvgGenerator svg;
+    svg.setFileName(path);
+    svg.setSize(QSize(width, height));
+    svg.setViewBox(QRect(0, 0, width, height));
+    svg.setTitle(title_);
+    QCPPainter painter;
+    if (!painter.begin(&svg)) return false;
+    plot_->toPainter(&painter, width, height);
+    painter.end();
+    return true;
+  }
   return plot_->savePng(path, width, height);
 }
 

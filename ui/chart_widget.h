@@ -42,6 +42,17 @@ class ChartWidget : public QWidget {
   bool save(const QString& path, int width, int height);  // by extension: .png, .pdf, .jpg
 
   QCustomPlot* plot() const { return plot_; }
+  // "label: value" of every series at the point nearest to x (what hovering shows).
+  QStringList values_at(double x) const;
+  bool log_scale() const;
+  // False once the user zooms or pans; live updates then leave the axes alone (double-click resets).
+  bool auto_range() const { return auto_range_; }
+
+ signals:
+  void export_requested(ChartWidget* chart);  // the user asked to export this chart
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
   struct Series {
@@ -59,6 +70,8 @@ class ChartWidget : public QWidget {
   QHash<QString, Series> series_;
   double smoothing_ = 0.0;
   bool fixed_y_ = false;
+  QString title_;
+  bool auto_range_ = true;
 };
 
 }  // namespace grpo::ui

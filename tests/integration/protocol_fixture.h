@@ -36,6 +36,7 @@ struct LiveRun {
     c.checkpoint_every = 0;
     c.threads = 1;
     c.max_steps = max_steps;
+    c.optim.lr = 1e-4;
     return c;
   }
 

@@ -8,7 +8,7 @@
 
 namespace {
 
-const QStringList kTiny = {"--set", "model.d_model=32", "--set", "model.n_layers=1", "--set", "model.mlp_hidden=32",
+const QStringList kTiny = {"--set", "model.init=", "--set", "model.d_model=32", "--set", "model.n_layers=1", "--set", "model.mlp_hidden=32",
                            "--set", "grpo.prompts_per_step=2", "--set", "grpo.group_size=2", "--set",
                            "grpo.minibatches=1", "--set", "sample_prompts=1", "--set", "sampling.max_new_tokens=24",
                            "--set", "threads=1"};

@@ -1,0 +1,473 @@
+// Main window (see main_window.h).
+#include "app/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDir>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QInputDialog>
+#include <QLabel>
+#include <QMenuBar>
+#include <QPlainTextEdit>
+#include <QSettings>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTextStream>
+#include <QThread>
+#include <QVBoxLayout>
+
+#include "app/trainer_process.h"
+#include "ui/chart_widget.h"
+#include "ui/control_panel.h"
+#include "ui/dashboard.h"
+#include "ui/hparam_diff.h"
+#include "ui/launch_dialog.h"
+#include "ui/runs_panel.h"
+#include "ui/trace_inspector.h"
+
+namespace grpo::app {
+
+using nlohmann::json;
+
+namespace {
+// Stable run colours (Tableau 10), assigned in the order runs appear.
+const QColor kRunColors[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
+                             QColor(148, 103, 189), QColor(140, 86, 75),  QColor(227, 119, 194), QColor(127, 127, 127),
+                             QColor(188, 189, 34),  QColor(23, 190, 207)};
+}  // namespace
+
+MainWindow::MainWindow(QString runs_dir, QString trainer, QWidget* parent)
+    : QMainWindow(parent), runs_dir_(std::move(runs_dir)), trainer_(std::move(trainer)) {
+  setWindowTitle(tr("GRPO Studio"));
+  dashboard_ = new ui::Dashboard;
+  inspector_ = new ui::TraceInspector;
+  control_ = new ui::ControlPanel;
+  runs_ = new ui::RunsPanel;
+  diff_ = new ui::HparamDiffTable;
+  log_ = new QPlainTextEdit;
+  log_->setReadOnly(true);
+  log_->setMaximumBlockCount(20000);
+  banner_ = new QLabel;
+  banner_->setWordWrap(true);
+  banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  banner_->hide();
+
+  tabs_ = new QTabWidget;
+  tabs_->addTab(dashboard_, tr("Dashboard"));
+  tabs_->addTab(inspector_, tr("Traces"));
+  tabs_->addTab(diff_, tr("Compare"));
+  tabs_->addTab(log_, tr("Log"));
+  auto* centre = new QWidget;
+  auto* cl = new QVBoxLayout(centre);
+  cl->setContentsMargins(4, 4, 4, 4);
+  cl->addWidget(banner_);
+  cl->addWidget(tabs_);
+  setCentralWidget(centre);
+
+  auto* runs_dock = new QDockWidget(tr("Runs"));
+  runs_dock->setObjectName("runs");
+  runs_dock->setWidget(runs_);
+  addDockWidget(Qt::LeftDockWidgetArea, runs_dock);
+  auto* control_dock = new QDockWidget(tr("Control"));
+  control_dock->setObjectName("control");
+  control_dock->setWidget(control_);
+  addDockWidget(Qt::RightDockWidgetArea, control_dock);
+  build_menus();
+  statusBar()->showMessage(tr("Runs folder: %1").arg(QDir(runs_dir_).absolutePath()));
+
+  replot_timer_.setSingleShot(true);
+  replot_timer_.setInterval(33);
+  connect(&replot_timer_, &QTimer::timeout, dashboard_, &ui::Dashboard::replot);
+
+  connect(runs_, &ui::RunsPanel::checked_changed, this, &MainWindow::set_overlay);
+  connect(runs_, &ui::RunsPanel::current_changed, this, &MainWindow::set_active_run);
+  connect(runs_, &ui::RunsPanel::annotation_changed, this, [](const QString& id, const QString& tags, const QString& notes) {
+    QSettings s;
+    s.setValue("runs/" + QString(id).replace('/', '|') + "/tags", tags);
+    s.setValue("runs/" + QString(id).replace('/', '|') + "/notes", notes);
+  });
+  connect(inspector_, &ui::TraceInspector::step_requested, this, [this](int step) {
+    if (RunData* r = run(active_)) inspector_->set_samples(step, r->samples(step));
+  });
+  connect(dashboard_, &ui::Dashboard::export_requested, this, &MainWindow::export_chart);
+  connect(control_, &ui::ControlPanel::pause_requested, this, [this] { send("pause"); });
+  connect(control_, &ui::ControlPanel::resume_requested, this, [this] { send("resume"); });
+  connect(control_, &ui::ControlPanel::stop_requested, this, [this] { send("stop"); });
+  connect(control_, &ui::ControlPanel::checkpoint_requested, this, [this] { send("checkpoint"); });
+  connect(control_, &ui::ControlPanel::set_requested, this, [this](const QMap<QString, QVariant>& values) {
+    json args = json::object();
+    for (auto it = values.begin(); it != values.end(); ++it)
+      args[it.key().toStdString()] = it.value().typeId() == QMetaType::LongLong ? json(it.value().toLongLong())
+                                                                                : json(it.value().toDouble());
+    send("set", args);
+  });
+
+  QSettings settings;
+  restoreGeometry(settings.value("window/geometry").toByteArray());
+  restoreState(settings.value("window/state").toByteArray());
+  if (!settings.contains("window/geometry")) resize(1500, 950);
+  dashboard_->set_x_axis(static_cast<ui::Dashboard::XAxis>(settings.value("charts/x_axis", 0).toInt()));
+}
+
+MainWindow::~MainWindow() {
+  for (const auto& id : live_.keys()) stop_live(id);
+}
+
+void MainWindow::build_menus() {
+  auto* file = menuBar()->addMenu(tr("&File"));
+  auto add = [this](QMenu* m, const QString& text, const QKeySequence& key, auto fn) {
+    QAction* a = m->addAction(text);
+    a->setShortcut(key);
+    connect(a, &QAction::triggered, this, fn);
+    return a;
+  };
+  add(file, tr("&Start a run…"), QKeySequence::New, [this] {
+    QStringList presets;
+    for (const auto& f : QDir(QStringLiteral(GRPO_SOURCE_RESOURCES_DIR "/configs")).entryInfoList({"*.json"}))
+      presets << f.absoluteFilePath();
+    ui::LaunchDialog dialog(presets, runs_dir_, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    const auto spec = dialog.spec();
+    launch(spec.arguments(), QDir(spec.runs_dir).filePath(spec.name));
+  });
+  add(file, tr("&Open run folder…"), QKeySequence::Open, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Run folder"), runs_dir_);
+    if (!dir.isEmpty()) open_run(dir);
+  });
+  add(file, tr("&Attach to a trainer…"), QKeySequence(tr("Ctrl+T")), [this] {
+    bool ok = false;
+    const QString text = QInputDialog::getText(this, tr("Attach"), tr("Control endpoint (tcp://host:port), or a run folder:"),
+                                               QLineEdit::Normal, {}, &ok);
+    if (!ok || text.isEmpty()) return;
+    if (QDir(text).exists()) return void(open_run(text));
+    bool ok2 = false;
+    const QString events = QInputDialog::getText(this, tr("Attach"), tr("Events endpoint (tcp://host:port):"),
+                                                 QLineEdit::Normal, {}, &ok2);
+    if (ok2) attach({events.toStdString(), text.toStdString()});
+  });
+  add(file, tr("Re&scan runs folder"), QKeySequence(tr("F5")), [this] { scan_runs_dir(); });
+  file->addSeparator();
+  add(file, tr("Export metrics as &CSV…"), QKeySequence(tr("Ctrl+E")), [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export metrics"), {}, tr("CSV (*.csv)"));
+    if (!path.isEmpty()) export_metrics_csv(active_, path);
+  });
+  add(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
+  auto* runm = menuBar()->addMenu(tr("&Run"));
+  add(runm, tr("&Pause"), QKeySequence(tr("Ctrl+P")), [this] { send("pause"); });
+  add(runm, tr("&Resume"), QKeySequence(tr("Ctrl+R")), [this] { send("resume"); });
+  add(runm, tr("&Checkpoint now"), QKeySequence(tr("Ctrl+K")), [this] { send("checkpoint"); });
+  add(runm, tr("&Stop"), QKeySequence(tr("Ctrl+Shift+S")), [this] { send("stop"); });
+  auto* view = menuBar()->addMenu(tr("&View"));
+  add(view, tr("&Dashboard"), QKeySequence(tr("Ctrl+1")), [this] { tabs_->setCurrentIndex(0); });
+  add(view, tr("&Traces"), QKeySequence(tr("Ctrl+2")), [this] { tabs_->setCurrentIndex(1); });
+  add(view, tr("C&ompare"), QKeySequence(tr("Ctrl+3")), [this] { tabs_->setCurrentIndex(2); });
+  add(view, tr("&Log"), QKeySequence(tr("Ctrl+4")), [this] { tabs_->setCurrentIndex(3); });
+}
+
+RunData* MainWindow::run(const QString& id) {
+  auto it = runs_data_.find(id);
+  return it == runs_data_.end() ? nullptr : it->second.get();
+}
+
+RunData& MainWindow::ensure_run(const QString& id, const QString& name, const QString& dir) {
+  auto it = runs_data_.find(id);
+  if (it != runs_data_.end()) return *it->second;
+  auto r = std::make_unique<RunData>();
+  r->id = id;
+  r->name = name;
+  r->dir = dir;
+  r->color = kRunColors[next_color_++ % 10];
+  RunData& ref = *r;
+  runs_data_[id] = std::move(r);
+  QSettings s;
+  const QString key = "runs/" + QString(id).replace('/', '|');
+  runs_->upsert({id, name, ref.state, 0, ref.color, s.value(key + "/tags").toString(), s.value(key + "/notes").toString()});
+  return ref;
+}
+
+void MainWindow::update_run_entry(const RunData& r) { runs_->upsert({r.id, r.name, r.state, r.step, r.color, {}, {}}); }
+
+bool MainWindow::open_run(const QString& dir_in) {
+  const QString dir = QDir(dir_in).absolutePath();
+  if (!QFile::exists(QDir(dir).filePath("run.sqlite"))) {
+    show_banner(tr("%1 is not a run folder (no run.sqlite)").arg(dir), true);
+    return false;
+  }
+  RunData& r = ensure_run(dir, QDir(dir).dirName(), dir);
+  try {
+    r.load_from_store();
+  } catch (const std::exception& e) {
+    show_banner(tr("Cannot read %1: %2").arg(dir, e.what()), true);
+    return false;
+  }
+  update_run_entry(r);
+  runs_->set_checked(r.id, true);  // shows it on the charts
+  if (active_.isEmpty()) runs_->set_current(r.id);
+  // A live run: follow it from where the store ends.
+  const QString endpoints = QDir(dir).filePath("endpoints.json");
+  if (QFile::exists(endpoints) && !live_.contains(r.id) && r.state != "finished" && r.state != "stopped" && r.state != "failed") {
+    try {
+      attach(ipc::Client::read_endpoints(dir.toStdString()), dir);
+    } catch (const std::exception& e) {
+      show_banner(e.what(), true);
+    }
+  }
+  refresh_diff();
+  return true;
+}
+
+void MainWindow::scan_runs_dir() {
+  for (const auto& d : QDir(runs_dir_).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Time | QDir::Reversed))
+    if (QFile::exists(QDir(d.absoluteFilePath()).filePath("run.sqlite")) && !run(d.absoluteFilePath())) {
+      RunData& r = ensure_run(d.absoluteFilePath(), d.fileName(), d.absoluteFilePath());
+      try {
+        r.load_from_store();
+      } catch (const std::exception&) {
+        r.state = "unreadable";
+      }
+      update_run_entry(r);
+    }
+}
+
+void MainWindow::attach(const ipc::Endpoints& endpoints, const QString& run_dir) {
+  const QString id = run_dir.isEmpty() ? QString::fromStdString(endpoints.control) : run_dir;
+  RunData& r = ensure_run(id, run_dir.isEmpty() ? id : QDir(run_dir).dirName(), run_dir);
+  if (live_.contains(id)) return;
+  Live live;
+  live.thread = new QThread(this);
+  live.link = new LiveLink(endpoints, r.last_seq);
+  live.link->moveToThread(live.thread);
+  connect(live.thread, &QThread::started, live.link, &LiveLink::start);
+  connect(live.thread, &QThread::finished, live.link, &QObject::deleteLater);
+  connect(live.link, &LiveLink::connected, this, [this, id](const QByteArray& hello) {
+    RunData* r = run(id);
+    if (!r) return;
+    const json h = json::parse(hello.toStdString(), nullptr, false);
+    if (h.contains("config")) r->config = h["config"];
+    r->state = QString::fromStdString(h.value("state", "running"));
+    QVector<ui::LiveParam> params;
+    for (const auto& [key, spec] : h.value("live", json::object()).items())
+      params.push_back({QString::fromStdString(key), spec.value("type", "") == "integer", spec.value("min", 0.0),
+                        spec.value("max", 0.0), spec.value("min_exclusive", false), spec.value("value", 0.0)});
+    r->config["__live"] = h.value("live", json::object());
+    if (id == active_) {
+      control_->set_params(params);
+      control_->set_connected(true);
+      control_->set_state(r->state, r->step);
+    }
+    update_run_entry(*r);
+    runs_->set_checked(id, true);
+    refresh_diff();
+  });
+  connect(live.link, &LiveLink::events, this, [this, id](const EventBatch& b) { on_events(id, b); });
+  connect(live.link, &LiveLink::reply, this,
+          [this, id](int tag, bool ok, const QString& cmd, const QByteArray& j) { on_reply(id, tag, ok, cmd, j); });
+  connect(live.link, &LiveLink::silent_changed, this, [this, id](bool silent, double seconds) {
+    if (id != active_) return;
+    if (silent) control_->set_connected(false, tr("trainer silent (no heartbeat for %1 s)").arg(seconds, 0, 'f', 0));
+    else control_->set_connected(true), control_->set_state(run(id)->state, run(id)->step);
+  });
+  connect(live.link, &LiveLink::failed, this, [this](const QString& m) { show_banner(tr("Connection: %1").arg(m), true); });
+  live_.insert(id, live);
+  live.thread->start();
+  if (active_.isEmpty() || active_ == id) set_active_run(id);
+  runs_->set_current(id);
+}
+
+void MainWindow::stop_live(const QString& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  QMetaObject::invokeMethod(it->link, &LiveLink::stop, Qt::BlockingQueuedConnection);
+  it->thread->quit();
+  it->thread->wait();
+  live_.erase(it);
+}
+
+void MainWindow::on_events(const QString& id, const EventBatch& batch) {
+  RunData* r = run(id);
+  if (!r) return;
+  RunData::Delta d;
+  for (const auto& e : *batch) {
+    r->apply(e, d);
+    if (e.topic == "log") log_->appendPlainText(QString::fromStdString(e.payload.value("message", "")));
+  }
+  if (dashboard_->runs().contains(id)) {
+    if (!d.axis_steps.isEmpty()) dashboard_->set_axis_data(id, d.axis_steps, d.axis_seconds, d.axis_tokens);
+    for (auto it = d.metrics.begin(); it != d.metrics.end(); ++it) dashboard_->append_metric(id, it.key(), it->steps, it->values);
+    if (d.markers) dashboard_->set_markers(id, r->markers);
+    replot_timer_.start();  // coalesce: at most one redraw per ~33 ms
+  }
+  if (id == active_) {
+    if (d.state) control_->set_state(r->state, r->step);
+    for (const auto& [values, from] : d.applied) control_->mark_applied(values, from);
+    if (d.samples) refresh_inspector_steps();
+  }
+  update_run_entry(*r);
+}
+
+void MainWindow::send(const QString& cmd, const json& args) {
+  auto it = live_.find(active_);
+  if (it == live_.end()) return show_banner(tr("The selected run is not live: nothing to %1.").arg(cmd), true);
+  QMetaObject::invokeMethod(it->link, "send", Qt::QueuedConnection, Q_ARG(QString, cmd),
+                            Q_ARG(QByteArray, QByteArray::fromStdString(args.dump())), Q_ARG(int, next_tag_++));
+}
+
+void MainWindow::on_reply(const QString& id, int, bool ok, const QString& cmd, const QByteArray& j) {
+  const json r = json::parse(j.toStdString(), nullptr, false);
+  if (!ok) {
+    const QString msg = QString::fromStdString(r.value("message", "request failed"));
+    if (id == active_) control_->set_error(msg);
+    return show_banner(tr("%1: %2").arg(cmd, msg), true);
+  }
+  if (id != active_) return;
+  if (cmd == "set") {
+    QMap<QString, QVariant> values;
+    for (const auto& [k, v] : r.value("effective", json::object()).items()) values[QString::fromStdString(k)] = v.get<double>();
+    control_->set_pending(values, static_cast<int>(r.value("from_step", int64_t{0})));
+  } else if (r.contains("state")) {
+    control_->set_state(QString::fromStdString(r["state"].get<std::string>()), static_cast<int>(r.value("step", int64_t{0})));
+  }
+}
+
+void MainWindow::show_run_on_charts(RunData& r) {
+  dashboard_->set_axis_data(r.id, r.axis_steps, r.axis_seconds, r.axis_tokens);
+  for (auto it = r.metrics.begin(); it != r.metrics.end(); ++it) dashboard_->set_metric(r.id, it.key(), it->steps, it->values);
+  dashboard_->set_markers(r.id, r.markers);
+}
+
+void MainWindow::set_overlay(const QString& id, bool shown) {
+  RunData* r = run(id);
+  if (!r) return;
+  if (shown) {
+    // Redraw every shown run: line colours change between one run (per metric) and several (per run).
+    QStringList shown_ids = dashboard_->runs();
+    for (const auto& other : shown_ids) dashboard_->remove_run(other);
+    shown_ids << id;
+    for (const auto& other : shown_ids)  // register every run first, so each is drawn in its own colour
+      if (RunData* o = run(other)) dashboard_->add_run(o->id, o->color);
+    for (const auto& other : shown_ids)
+      if (RunData* o = run(other)) show_run_on_charts(*o);
+  } else {
+    dashboard_->remove_run(id);
+  }
+  dashboard_->replot();
+  refresh_diff();
+  QSettings().setValue("charts/shown", runs_->checked());
+}
+
+void MainWindow::set_active_run(const QString& id) {
+  active_ = id;
+  refresh_active();
+}
+
+void MainWindow::refresh_active() {
+  RunData* r = run(active_);
+  if (!r) return;
+  const bool live = live_.contains(active_);
+  control_->set_connected(live, live ? QString() : tr("%1 · %2 (not live)").arg(r->name, r->state));
+  if (live) {
+    QVector<ui::LiveParam> params;
+    for (const auto& [key, spec] : r->config.value("__live", json::object()).items())
+      params.push_back({QString::fromStdString(key), spec.value("type", "") == "integer", spec.value("min", 0.0),
+                        spec.value("max", 0.0), spec.value("min_exclusive", false), spec.value("value", 0.0)});
+    control_->set_params(params);
+    control_->set_state(r->state, r->step);
+  }
+  inspector_->set_markers(r->markers_words());
+  refresh_inspector_steps();
+}
+
+void MainWindow::refresh_inspector_steps() {
+  if (RunData* r = run(active_)) inspector_->set_available_steps(r->sample_steps);
+}
+
+void MainWindow::refresh_diff() {
+  QMap<QString, QMap<QString, QString>> configs;
+  for (const auto& id : runs_->checked())
+    if (RunData* r = run(id)) {
+      auto flat = r->flat_config();
+      for (auto it = flat.begin(); it != flat.end();) it = it.key().startsWith("__") ? flat.erase(it) : std::next(it);
+      configs[r->name] = flat;
+    }
+  diff_->set_configs(configs);
+}
+
+void MainWindow::launch(const QStringList& args, const QString& run_dir) {
+  if (trainer_.isEmpty()) return show_banner(tr("grpo-train was not found: pass --trainer or set GRPO_TRAIN"), true);
+  if (process_ && process_->running()) return show_banner(tr("A run started here is still going; stop it first."), true);
+  process_ = std::make_unique<TrainerProcess>(trainer_);
+  log_->appendPlainText(QString("$ %1 %2").arg(trainer_, args.join(' ')));
+  connect(process_.get(), &TrainerProcess::output, log_, &QPlainTextEdit::appendPlainText);
+  connect(process_.get(), &TrainerProcess::endpoints_ready, this, [this](const QString& dir) {
+    banner_->hide();
+    open_run(dir);
+    set_active_run(QDir(dir).absolutePath());
+  });
+  connect(process_.get(), &TrainerProcess::finished, this, [this](int code, bool crashed, const QString& last) {
+    const QString dir = QDir(process_->run_dir()).absolutePath();
+    if (crashed || code != 0) {
+      show_banner(tr("grpo-train %1 (exit code %2). Its data is kept in %3. Last lines:\n%4")
+                      .arg(crashed ? tr("crashed") : tr("failed"))
+                      .arg(code)
+                      .arg(dir, last),
+                  true);
+      if (RunData* r = run(dir)) r->state = "failed", update_run_entry(*r);
+      if (dir == active_) control_->set_connected(false, tr("trainer ended: exit code %1").arg(code));
+    }
+    stop_live(dir);
+  });
+  QDir().mkpath(runs_dir_);
+  process_->start(args, QDir::currentPath(), run_dir);
+  show_banner(tr("Starting %1 …").arg(QDir(run_dir).dirName()), false);
+}
+
+void MainWindow::launch_demo() {
+  const QString name = "demo-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss");
+  launch({"run", "--runs-dir", runs_dir_, "--name", name, "--quiet"}, QDir(runs_dir_).filePath(name));
+}
+
+void MainWindow::show_banner(const QString& text, bool error) {
+  banner_->setText(text);
+  banner_->setStyleSheet(error ? "QLabel { background: #fdecea; color: #8a1c12; padding: 6px; border-radius: 4px; }"
+                               : "QLabel { background: #e8f1fb; color: #174a7c; padding: 6px; border-radius: 4px; }");
+  banner_->show();
+}
+
+QString MainWindow::banner_text() const { return banner_->isVisible() ? banner_->text() : QString(); }
+
+void MainWindow::export_chart(ui::ChartWidget* chart) {
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), {}, tr("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"));
+  if (!path.isEmpty() && !chart->save(path, chart->width(), chart->height())) show_banner(tr("Cannot write %1").arg(path), true);
+}
+
+bool MainWindow::export_metrics_csv(const QString& id, const QString& path) {
+  RunData* r = run(id);
+  QFile f(path);
+  if (!r || !f.open(QIODevice::WriteOnly | QIODevice::Text)) return false;
+  QTextStream out(&f);
+  QStringList names = r->metrics.keys();
+  names.sort();
+  QMap<int, QMap<QString, double>> rows;
+  for (const auto& n : names)
+    for (int i = 0; i < r->metrics[n].steps.size(); ++i) rows[r->metrics[n].steps[i]][n] = r->metrics[n].values[i];
+  out << "step," << names.join(',') << "\n";
+  for (auto it = rows.begin(); it != rows.end(); ++it) {
+    out << it.key();
+    for (const auto& n : names) out << ',' << (it->contains(n) ? QString::number(it->value(n), 'g', 10) : QString());
+    out << "\n";
+  }
+  return true;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  QSettings s;
+  s.setValue("window/geometry", saveGeometry());
+  s.setValue("window/state", saveState());
+  QMainWindow::closeEvent(event);
+}
+
+}  // namespace grpo::app

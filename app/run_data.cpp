@@ -1,0 +1,168 @@
+// Run data (see run_data.h).
+#include "app/run_data.h"
+
+#include <QDir>
+#include <QVariant>
+#include <cmath>
+
+#include "ipc/messages.h"
+
+namespace grpo::app {
+
+using nlohmann::json;
+
+ui::SampleView RunData::to_view(const ipc::SampleRecord& s) {
+  ui::SampleView v;
+  v.group = static_cast<int>(s.group);
+  v.index = static_cast<int>(s.index);
+  v.prompt = QString::fromStdString(s.prompt);
+  v.completion = QString::fromStdString(s.completion);
+  v.answer = QString::fromStdString(s.answer);
+  v.reward = s.reward;
+  v.advantage = s.advantage;
+  for (const auto& [k, x] : s.rewards) v.rewards[QString::fromStdString(k)] = x;
+  v.length = static_cast<int>(s.length);
+  v.correct = s.correct;
+  v.verified = s.verified;
+  v.truncated = s.truncated;
+  v.offsets = QVector<int>(s.offsets.begin(), s.offsets.end());
+  v.logp_old = QVector<float>(s.logp_old.begin(), s.logp_old.end());
+  v.logp = QVector<float>(s.logp.begin(), s.logp.end());
+  v.entropy = QVector<float>(s.entropy.begin(), s.entropy.end());
+  v.kl = QVector<float>(s.kl.begin(), s.kl.end());
+  return v;
+}
+
+void RunData::add_point(int at_step, double time, const std::map<std::string, double>& values, Delta* delta) {
+  if (t0_ < 0) t0_ = time;
+  for (const auto& [k, v] : values) {
+    auto& series = metrics[QString::fromStdString(k)];
+    series.steps << at_step;
+    series.values << v;
+    if (delta) {
+      auto& d = delta->metrics[QString::fromStdString(k)];
+      d.steps << at_step;
+      d.values << v;
+    }
+  }
+  const auto tokens = values.find("tokens/total");
+  if (tokens != values.end() && (axis_steps.isEmpty() || axis_steps.last() < at_step)) {
+    axis_steps << at_step;
+    axis_seconds << time - t0_;
+    axis_tokens << tokens->second;
+    if (delta) {
+      delta->axis_steps << at_step;
+      delta->axis_seconds << time - t0_;
+      delta->axis_tokens << tokens->second;
+    }
+  }
+  step = std::max(step, at_step);
+}
+
+void RunData::add_event(const std::string& kind, int64_t at_step, const json& data) {
+  if (kind == "hparams") {
+    QStringList parts;
+    for (const auto& [k, change] : data.value("changed", json::object()).items()) {
+      const QString key = QString::fromStdString(k).section('.', -1);
+      parts << key + "→" + QString::fromStdString(change.value("to", json()).dump());
+    }
+    markers.push_back({static_cast<int>(data.value("from_step", at_step + 1)), parts.join(", "), false});
+  } else if (kind == "checkpoint") {
+    markers.push_back({static_cast<int>(at_step), "checkpoint", true});
+  } else if (kind == "status") {
+    state = QString::fromStdString(data.value("state", "unknown"));
+  } else if (kind == "start") {
+    if (data.contains("config")) config = data["config"];
+  }
+}
+
+void RunData::load_from_store() {
+  auto store = ipc::RunStore::open_for_reading(QDir(dir).filePath("run.sqlite").toStdString());
+  metrics.clear();
+  markers.clear();
+  axis_steps.clear();
+  axis_seconds.clear();
+  axis_tokens.clear();
+  t0_ = -1;
+  if (auto c = store.meta("config")) config = json::parse(*c, nullptr, false);
+  if (auto s = store.meta("state")) state = QString::fromStdString(*s);
+  if (auto created = store.meta("created")) t0_ = std::stod(*created);
+  // Points in step order, metric records grouped by their seq.
+  for (const auto& ref : store.metric_seqs(0, 1 << 30))
+    add_point(static_cast<int>(ref.step), ref.time, store.metrics_with_seq(ref.seq), nullptr);
+  for (const auto& e : store.events()) {
+    add_event(e.kind, e.step, e.data);
+    last_seq = std::max(last_seq, e.seq);
+  }
+  last_seq = std::max(last_seq, store.last_seq());
+  sample_steps.clear();
+  for (int64_t s : store.sample_steps()) sample_steps << static_cast<int>(s);
+}
+
+void RunData::apply(const ipc::Event& e, Delta& delta) {
+  const auto& p = e.payload;
+  last_seq = std::max<int64_t>(last_seq, p.value("seq", int64_t{0}));
+  if (e.topic == "heartbeat") {
+    const QString s = QString::fromStdString(p.value("state", "unknown"));
+    if (s != state) state = s, delta.state = true;
+    return;
+  }
+  if (e.topic == "metrics") {
+    std::map<std::string, double> values;
+    for (const auto& [k, v] : p.value("values", json::object()).items()) values[k] = v.is_number() ? v.get<double>() : std::nan("");
+    add_point(static_cast<int>(p.value("step", int64_t{0})), p.value("time", 0.0), values, &delta);
+    delta.state = true;
+  } else if (e.topic == "samples") {
+    const int s = static_cast<int>(p.value("step", int64_t{0}));
+    QVector<ui::SampleView> views;
+    for (const auto& j : p.value("samples", json::array())) views << to_view(ipc::sample_from_json(j));
+    sample_cache_[s] = std::move(views);
+    if (sample_steps.isEmpty() || sample_steps.last() < s) sample_steps << s;
+    delta.samples = true;
+  } else {  // event, status, log
+    const std::string kind = p.value("kind", "");
+    const auto before = markers.size();
+    add_event(kind, p.value("step", int64_t{0}), p.value("data", json::object()));
+    delta.markers |= markers.size() != before;
+    delta.state |= kind == "status";
+    if (kind == "hparams") {
+      QMap<QString, QVariant> values;
+      for (const auto& [k, change] : p["data"].value("changed", json::object()).items())
+        values[QString::fromStdString(k)] = QVariant(change.value("to", json(0.0)).get<double>());
+      delta.applied.push_back({values, static_cast<int>(p["data"].value("from_step", int64_t{0}))});
+    }
+  }
+}
+
+QVector<ui::SampleView> RunData::samples(int at_step) {
+  if (auto it = sample_cache_.find(at_step); it != sample_cache_.end()) return *it;
+  if (dir.isEmpty()) return {};
+  QVector<ui::SampleView> out;
+  try {
+    auto store = ipc::RunStore::open_for_reading(QDir(dir).filePath("run.sqlite").toStdString());
+    for (const auto& s : store.samples_at(at_step)) out << to_view(s);
+  } catch (const std::exception&) {
+  }
+  if (!out.isEmpty()) sample_cache_[at_step] = out;
+  return out;
+}
+
+QMap<QString, QString> RunData::flat_config() const {
+  QMap<QString, QString> out;
+  if (!config.is_object()) return out;
+  const json flat = config.flatten();  // keep it alive: items() only refers to it
+  for (const auto& [k, v] : flat.items()) {
+    QString key = QString::fromStdString(k).mid(1).replace('/', '.');
+    out[key] = QString::fromStdString(v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return out;
+}
+
+QStringList RunData::markers_words() const {
+  QStringList out;
+  if (config.is_object() && config.contains("rewards"))
+    for (const auto& m : config["rewards"].value("markers", json::array())) out << QString::fromStdString(m.get<std::string>());
+  return out.isEmpty() ? QStringList{"check", "wait"} : out;
+}
+
+}  // namespace grpo::app

@@ -1,0 +1,249 @@
+// Dashboard (see dashboard.h).
+#include "ui/dashboard.h"
+
+#include <qcustomplot.h>
+
+#include <QComboBox>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QScrollArea>
+#include <QSlider>
+#include <QVBoxLayout>
+
+#include "ui/chart_widget.h"
+
+namespace grpo::ui {
+
+QVector<ChartSpec> default_charts() {
+  return {
+      {"Reward", {"reward", "reward/accuracy/mean", "reward/format/mean"}, false, "reward_std"},
+      {"Accuracy", {"accuracy", "eval/greedy_accuracy", "eval/sampled_accuracy"}, true, {}},
+      {"Self-verification rate", {"self_verification/rate", "self_verification/rate_correct", "self_verification/rate_wrong", "eval/check_rate"}, true, {}},
+      {"Completion length", {"completions/mean_length", "completions/min_length", "completions/max_length"}, false, {}},
+      {"Cut at length / zero-spread groups", {"completions/clipped_ratio", "frac_reward_zero_std"}, true, {}},
+      {"KL to reference", {"kl"}, false, {}},
+      {"Entropy", {"entropy"}, false, {}},
+      {"Clip fraction", {"clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"}, false, {}},
+      {"Gradient norm", {"grad_norm"}, false, {}},
+      {"Learning rate", {"learning_rate"}, false, {}},
+      {"Tokens / s", {"tokens_per_sec/generation", "tokens_per_sec/training"}, false, {}},
+      {"Loss", {"loss"}, false, {}},
+  };
+}
+
+namespace {
+const QColor kMetricColors[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(148, 103, 189)};
+const Qt::PenStyle kStyles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine};
+}  // namespace
+
+Dashboard::Dashboard(QWidget* parent, QVector<ChartSpec> charts) : QWidget(parent), specs_(std::move(charts)) {
+  axis_box_ = new QComboBox;
+  axis_box_->addItems({tr("x: step"), tr("x: wall time (s)"), tr("x: tokens generated")});
+  smooth_ = new QSlider(Qt::Horizontal);
+  smooth_->setRange(0, 99);
+  smooth_->setValue(0);
+  smooth_->setMaximumWidth(200);
+  smooth_->setToolTip(tr("Smoothing: TensorBoard's debiased exponential moving average (raw line kept faint)"));
+  smooth_label_ = new QLabel(tr("smoothing 0.00"));
+  auto* bar = new QHBoxLayout;
+  bar->addWidget(axis_box_);
+  bar->addSpacing(12);
+  bar->addWidget(smooth_label_);
+  bar->addWidget(smooth_);
+  bar->addStretch();
+
+  auto* grid_host = new QWidget;
+  auto* grid = new QGridLayout(grid_host);
+  grid->setSpacing(6);
+  for (int i = 0; i < specs_.size(); ++i) {
+    auto* c = new ChartWidget(specs_[i].title);
+    c->setMinimumSize(320, 220);
+    if (specs_[i].unit_range) c->set_y_range(-0.02, 1.02);
+    connect(c, &ChartWidget::export_requested, this, &Dashboard::export_requested);
+    charts_.push_back(c);
+    grid->addWidget(c, i / 3, i % 3);
+  }
+  auto* scroll = new QScrollArea;
+  scroll->setWidget(grid_host);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addLayout(bar);
+  layout->addWidget(scroll);
+
+  connect(axis_box_, &QComboBox::currentIndexChanged, this, [this](int i) { set_x_axis(static_cast<XAxis>(i)); });
+  connect(smooth_, &QSlider::valueChanged, this, [this](int v) {
+    smooth_label_->setText(tr("smoothing %1").arg(v / 100.0, 0, 'f', 2));
+    set_smoothing(v / 100.0);
+  });
+}
+
+void Dashboard::add_run(const QString& run, const QColor& color) {
+  if (runs_.contains(run)) return;
+  Run r;
+  r.color = color;
+  r.index = next_index_++;
+  runs_.insert(run, r);
+}
+
+void Dashboard::remove_run(const QString& run) {
+  if (!runs_.remove(run)) return;
+  for (auto* c : charts_)
+    for (const auto& key : c->series_keys())
+      if (key.startsWith(run + "|")) c->remove_series(key);
+  draw_markers();
+  replot();
+}
+
+void Dashboard::set_axis_data(const QString& run, const QVector<int>& steps, const QVector<double>& seconds,
+                              const QVector<double>& tokens) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return;
+  for (int i = 0; i < steps.size(); ++i) {
+    it->seconds[steps[i]] = seconds.value(i);
+    it->tokens[steps[i]] = tokens.value(i);
+  }
+}
+
+QVector<double> Dashboard::x_of(const Run& r, const QVector<int>& steps) const {
+  QVector<double> x(steps.size());
+  for (int i = 0; i < steps.size(); ++i) {
+    const int s = steps[i];
+    x[i] = axis_ == kStep ? s : axis_ == kTime ? r.seconds.value(s, s) : r.tokens.value(s, s);
+  }
+  return x;
+}
+
+QColor Dashboard::line_color(const Run& r, int metric_index) const {
+  // One run: a colour per metric. Several runs: the run's colour, a dash style per metric.
+  return runs_.size() <= 1 ? kMetricColors[metric_index % 4] : r.color;
+}
+
+void Dashboard::draw_metric(const QString& run, const QString& metric) {
+  const Run& r = runs_[run];
+  const auto& data = r.metrics[metric];
+  for (int c = 0; c < specs_.size(); ++c) {
+    const int mi = static_cast<int>(specs_[c].metrics.indexOf(metric));
+    const bool band = specs_[c].band_std == metric;
+    if (mi < 0 && !band) continue;
+    if (band) {  // the band around metrics[0] of this chart
+      const auto& mean = r.metrics.value(specs_[c].metrics[0]);
+      if (mean.first.size() != data.first.size()) continue;
+      QVector<double> lo(mean.second.size()), hi(mean.second.size());
+      for (int i = 0; i < lo.size(); ++i) lo[i] = mean.second[i] - data.second[i], hi[i] = mean.second[i] + data.second[i];
+      charts_[c]->set_band(run + "|" + specs_[c].metrics[0], x_of(r, mean.first), lo, hi);
+      continue;
+    }
+    const QString key = run + "|" + metric;
+    const QString label = runs_.size() > 1 ? run + ": " + metric : metric;
+    charts_[c]->set_series(key, label, line_color(r, mi), x_of(r, data.first), data.second);
+    if (runs_.size() > 1) {
+      auto* g = charts_[c]->plot()->graph(charts_[c]->plot()->graphCount() - 1);
+      QPen pen = g->pen();
+      pen.setStyle(kStyles[mi % 4]);
+      g->setPen(pen);
+    }
+  }
+}
+
+void Dashboard::redraw_run(const QString& run) {
+  for (auto it = runs_[run].metrics.begin(); it != runs_[run].metrics.end(); ++it) draw_metric(run, it.key());
+}
+
+void Dashboard::set_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return;
+  const bool was_single = runs_.size() <= 1;
+  it->metrics[metric] = {steps, values};
+  draw_metric(run, metric);
+  (void)was_single;
+}
+
+void Dashboard::append_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values) {
+  auto it = runs_.find(run);
+  if (it == runs_.end() || steps.isEmpty()) return;
+  auto& data = it->metrics[metric];
+  data.first += steps;
+  data.second += values;
+  bool banded = false;
+  for (const auto& s : specs_) banded |= s.band_std == metric || (!s.band_std.isEmpty() && s.metrics.value(0) == metric);
+  const QVector<double> x = x_of(*it, steps);
+  for (int c = 0; c < specs_.size(); ++c)
+    if (specs_[c].metrics.contains(metric)) {
+      const QString key = run + "|" + metric;
+      if (charts_[c]->point_count(key) == 0) {
+        draw_metric(run, metric);
+        break;
+      }
+      charts_[c]->append_points(key, x, values);
+    }
+  if (banded) {
+    for (const auto& s : specs_)
+      if (!s.band_std.isEmpty() && (s.band_std == metric || s.metrics.value(0) == metric)) draw_metric(run, s.band_std);
+  }
+}
+
+void Dashboard::set_markers(const QString& run, const QVector<Marker>& markers) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return;
+  it->markers = markers;
+  draw_markers();
+}
+
+void Dashboard::draw_markers() {
+  for (auto* c : charts_) c->clear_markers();
+  for (auto it = runs_.begin(); it != runs_.end(); ++it) {
+    const QVector<double> x = [&] {
+      QVector<int> steps;
+      for (const auto& m : it->markers) steps << m.step;
+      return x_of(*it, steps);
+    }();
+    for (int i = 0; i < it->markers.size(); ++i) {
+      const auto& m = it->markers[i];
+      const QColor color = m.checkpoint ? QColor(128, 128, 128) : QColor(230, 120, 0);
+      for (auto* c : charts_) c->add_marker(x[i], m.checkpoint ? QString() : m.label, color);
+    }
+  }
+}
+
+void Dashboard::set_smoothing(double weight) {
+  for (auto* c : charts_) c->set_smoothing(weight);
+  replot();
+}
+
+void Dashboard::set_x_axis(XAxis axis) {
+  axis_ = axis;
+  {
+    const QSignalBlocker block(axis_box_);
+    axis_box_->setCurrentIndex(axis);
+  }
+  static const char* kLabels[] = {"step", "wall time (s)", "tokens generated"};
+  for (auto* c : charts_) c->set_x_label(tr(kLabels[axis]));
+  for (auto it = runs_.begin(); it != runs_.end(); ++it) redraw_run(it.key());
+  draw_markers();
+  for (auto* c : charts_) c->rescale();
+  replot();
+}
+
+void Dashboard::replot() {
+  for (auto* c : charts_) {
+    if (c->auto_range()) c->rescale();
+    c->replot();
+  }
+}
+
+ChartWidget* Dashboard::chart(const QString& title) const {
+  for (int i = 0; i < specs_.size(); ++i)
+    if (specs_[i].title == title) return charts_[i];
+  return nullptr;
+}
+
+int Dashboard::point_count(const QString& run, const QString& metric) const {
+  int n = 0;
+  for (auto* c : charts_) n = std::max(n, c->point_count(run + "|" + metric));
+  return n;
+}
+
+}  // namespace grpo::ui

@@ -1,0 +1,86 @@
+// The dashboard: a grid of charts (reward with its ±std band, accuracy, self-verification, length, KL,
+// entropy, clip fractions, grad norm, learning rate, tokens/s), each overlaying every shown run in that
+// run's stable colour, with a shared smoothing slider and x axis (step, wall time or tokens), and markers
+// where hyperparameters changed or checkpoints were written. Takes plain numbers; knows no run store.
+#pragma once
+
+#include <QColor>
+#include <QHash>
+#include <QVector>
+#include <QWidget>
+
+class QComboBox;
+class QSlider;
+class QLabel;
+
+namespace grpo::ui {
+
+class ChartWidget;
+
+struct ChartSpec {
+  QString title;
+  QStringList metrics;    // drawn as lines
+  bool unit_range = false;  // fix y to [0, 1]
+  QString band_std;       // a metric whose value is the ± half-width of a band around metrics[0]
+};
+
+// The studio's default charts.
+QVector<ChartSpec> default_charts();
+
+struct Marker {
+  int step = 0;
+  QString label;
+  bool checkpoint = false;  // checkpoint (grey) or hyperparameter change (orange)
+};
+
+class Dashboard : public QWidget {
+  Q_OBJECT
+ public:
+  enum XAxis { kStep, kTime, kTokens };
+  explicit Dashboard(QWidget* parent = nullptr, QVector<ChartSpec> charts = default_charts());
+
+  void add_run(const QString& run, const QColor& color);
+  void remove_run(const QString& run);
+  QStringList runs() const { return runs_.keys(); }
+  // The run's x-axis values per step: wall seconds since its start and tokens generated so far.
+  void set_axis_data(const QString& run, const QVector<int>& steps, const QVector<double>& seconds,
+                     const QVector<double>& tokens);
+  void set_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values);
+  void append_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values);
+  void set_markers(const QString& run, const QVector<Marker>& markers);
+  void set_smoothing(double weight);
+  void set_x_axis(XAxis axis);
+  void replot();
+
+  QVector<ChartWidget*> charts() const { return charts_; }
+  ChartWidget* chart(const QString& title) const;
+  int point_count(const QString& run, const QString& metric) const;  // points drawn for it (max over charts)
+
+ signals:
+  void export_requested(ChartWidget* chart);
+
+ private:
+  struct Run {
+    QColor color;
+    int index = 0;
+    QHash<QString, QPair<QVector<int>, QVector<double>>> metrics;  // metric -> (steps, values)
+    QHash<int, double> seconds, tokens;                             // step -> x for the other axes
+    QVector<Marker> markers;
+  };
+  QVector<double> x_of(const Run& r, const QVector<int>& steps) const;
+  void redraw_run(const QString& run);
+  void draw_metric(const QString& run, const QString& metric);
+  void draw_markers();
+  QColor line_color(const Run& r, int metric_index) const;
+
+  QVector<ChartSpec> specs_;
+  QVector<ChartWidget*> charts_;
+  QHash<QString, Run> runs_;
+  XAxis axis_ = kStep;
+  QComboBox* axis_box_;
+  QSlider* smooth_;
+  QLabel* smooth_label_;
+  int next_index_ = 0;
+};
+
+}  // namespace grpo::ui

@@ -1,0 +1,103 @@
+// Launch dialog (see launch_dialog.h).
+#include "ui/launch_dialog.h"
+
+#include <QComboBox>
+#include <QDateTime>
+#include <QDialogButtonBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+
+namespace grpo::ui {
+
+QStringList LaunchSpec::arguments() const {
+  QStringList a = {"run"};
+  if (!config_file.isEmpty()) a << "--config" << config_file;
+  a << "--runs-dir" << runs_dir << "--name" << name;
+  for (const auto& o : overrides) a << "--set" << o;
+  return a;
+}
+
+LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, QWidget* parent) : QDialog(parent) {
+  setWindowTitle(tr("Start a run"));
+  preset_ = new QComboBox;
+  preset_->addItem(tr("Built-in demo (embedded defaults)"), QString());
+  for (const auto& p : presets) preset_->addItem(QFileInfo(p).fileName(), p);
+  auto* browse = new QPushButton(tr("File…"));
+  auto* preset_row = new QHBoxLayout;
+  preset_row->addWidget(preset_, 1);
+  preset_row->addWidget(browse);
+
+  name_ = new QLineEdit("demo-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
+  runs_dir_ = new QLineEdit(runs_dir);
+  init_ = new QLineEdit;
+  init_->setPlaceholderText(tr("the config's (builtin:demo-base for the demo)"));
+  steps_ = new QSpinBox;
+  steps_->setRange(1, 1000000);
+  steps_->setValue(60);
+  group_ = new QSpinBox;
+  group_->setRange(2, 4096);
+  group_->setValue(8);
+  prompts_ = new QSpinBox;
+  prompts_->setRange(1, 100000);
+  prompts_->setValue(16);
+  lr_ = new QDoubleSpinBox;
+  lr_->setDecimals(6);
+  lr_->setRange(1e-6, 1.0);
+  lr_->setSingleStep(1e-5);
+  lr_->setValue(5e-5);
+  beta_ = new QDoubleSpinBox;
+  beta_->setDecimals(4);
+  beta_->setRange(0, 100);
+  beta_->setSingleStep(0.01);
+  beta_->setValue(0.02);
+  temperature_ = new QDoubleSpinBox;
+  temperature_->setRange(0.01, 10);
+  temperature_->setSingleStep(0.1);
+  temperature_->setValue(1.0);
+
+  auto* form = new QFormLayout;
+  form->addRow(tr("Config"), preset_row);
+  form->addRow(tr("Run name"), name_);
+  form->addRow(tr("Runs folder"), runs_dir_);
+  form->addRow(tr("Start from (model.init)"), init_);
+  form->addRow(tr("Steps (max_steps)"), steps_);
+  form->addRow(tr("Learning rate (optim.lr)"), lr_);
+  form->addRow(tr("KL coefficient β (grpo.beta)"), beta_);
+  form->addRow(tr("Group size G"), group_);
+  form->addRow(tr("Prompts per step"), prompts_);
+  form->addRow(tr("Temperature"), temperature_);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  buttons->button(QDialogButtonBox::Ok)->setText(tr("Start"));
+  form->addRow(buttons);
+  setLayout(form);
+  connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  connect(browse, &QPushButton::clicked, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Config"), {}, tr("Configs (*.json)"));
+    if (!f.isEmpty()) {
+      preset_->addItem(QFileInfo(f).fileName(), f);
+      preset_->setCurrentIndex(preset_->count() - 1);
+    }
+  });
+}
+
+LaunchSpec LaunchDialog::spec() const {
+  LaunchSpec s;
+  s.config_file = preset_->currentData().toString();
+  s.runs_dir = runs_dir_->text();
+  s.name = name_->text().trimmed();
+  s.overrides = {QString("max_steps=%1").arg(steps_->value()), QString("optim.lr=%1").arg(lr_->value(), 0, 'g', 8),
+                 QString("grpo.beta=%1").arg(beta_->value()), QString("grpo.group_size=%1").arg(group_->value()),
+                 QString("grpo.prompts_per_step=%1").arg(prompts_->value()),
+                 QString("sampling.temperature=%1").arg(temperature_->value())};
+  if (!init_->text().trimmed().isEmpty()) s.overrides << "model.init=" + init_->text().trimmed();
+  return s;
+}
+
+}  // namespace grpo::ui

@@ -1,0 +1,277 @@
+// Trace inspector (see trace_inspector.h).
+#include "ui/trace_inspector.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTableWidget>
+#include <QTextBrowser>
+#include <QVBoxLayout>
+#include <cmath>
+
+namespace grpo::ui {
+
+namespace {
+
+// Diverging colour for v in [-1, 1]: red (negative) .. transparent .. green (positive).
+QString diverging(double v) {
+  v = std::clamp(v, -1.0, 1.0);
+  const int a = static_cast<int>(std::abs(v) * 170);
+  return v < 0 ? QString("rgba(220,50,40,%1)").arg(a) : QString("rgba(40,170,70,%1)").arg(a);
+}
+
+// Sequential colour for v in [0, 1]: transparent .. orange.
+QString sequential(double v) {
+  return QString("rgba(240,140,20,%1)").arg(static_cast<int>(std::clamp(v, 0.0, 1.0) * 180));
+}
+
+}  // namespace
+
+QString TraceInspector::render(const SampleView& s, HeatMap kind, const QStringList& markers) {
+  const QByteArray bytes = s.completion.toUtf8();
+  // Character classes over bytes: 1 = tag, 2 = marker.
+  QVector<int> cls(bytes.size(), 0);
+  static const QRegularExpression tags("</?(think|answer)>");
+  for (auto it = tags.globalMatch(s.completion); it.hasNext();) {
+    const auto m = it.next();
+    const int b0 = static_cast<int>(s.completion.left(m.capturedStart()).toUtf8().size());
+    const int b1 = b0 + static_cast<int>(m.captured().toUtf8().size());
+    for (int i = b0; i < b1 && i < cls.size(); ++i) cls[i] = 1;
+  }
+  for (const QString& marker : markers) {
+    const QRegularExpression re("\\b" + QRegularExpression::escape(marker), QRegularExpression::CaseInsensitiveOption);
+    for (auto it = re.globalMatch(s.completion); it.hasNext();) {
+      const auto m = it.next();
+      const int b0 = static_cast<int>(s.completion.left(m.capturedStart()).toUtf8().size());
+      const int b1 = b0 + static_cast<int>(m.captured().toUtf8().size());
+      for (int i = b0; i < b1 && i < cls.size(); ++i)
+        if (cls[i] == 0) cls[i] = 2;
+    }
+  }
+  // Token boundaries (byte offsets); without them the whole text is one span.
+  QVector<int> starts = s.offsets;
+  if (starts.isEmpty()) starts = {0};
+  auto value = [&](int t) -> double {
+    switch (kind) {
+      case kLogp: return t < s.logp.size() ? 1.0 - std::exp(static_cast<double>(s.logp[t])) : 0.0;  // improbable = hot
+      case kDeltaLogp: return t < s.logp.size() && t < s.logp_old.size() ? static_cast<double>(s.logp[t] - s.logp_old[t]) * 5.0 : 0.0;
+      case kEntropy: return t < s.entropy.size() ? static_cast<double>(s.entropy[t]) / 2.0 : 0.0;
+      case kKl: return t < s.kl.size() ? static_cast<double>(s.kl[t]) * 20.0 : 0.0;
+      default: return 0.0;
+    }
+  };
+  QString html = "<span style='font-family:monospace; white-space:pre-wrap'>";
+  for (int t = 0; t < starts.size(); ++t) {
+    const int b0 = starts[t];
+    const int b1 = t + 1 < starts.size() ? starts[t + 1] : static_cast<int>(bytes.size());
+    if (b0 >= b1 || b0 >= bytes.size()) continue;
+    QString style;
+    if (kind == kDeltaLogp) style += "background-color:" + diverging(value(t)) + ";";
+    else if (kind != kNone) style += "background-color:" + sequential(value(t)) + ";";
+    // Split the token where the character class changes, so tags and markers keep their look.
+    int i = b0;
+    while (i < b1) {
+      int j = i;
+      while (j < b1 && cls.value(j) == cls.value(i)) ++j;
+      QString piece = QString::fromUtf8(bytes.mid(i, j - i)).toHtmlEscaped();
+      QString st = style;
+      if (cls.value(i) == 1) st += "color:#2a6fdb; font-weight:bold;";
+      if (cls.value(i) == 2) st += "color:#b4009e; font-weight:bold; text-decoration:underline;";
+      QString tip;
+      if (kind != kNone && t < s.logp.size())
+        tip = QString(" title='token %1: log p %2, was %3, entropy %4, KL %5'")
+                  .arg(t)
+                  .arg(static_cast<double>(s.logp.value(t)), 0, 'f', 3)
+                  .arg(static_cast<double>(s.logp_old.value(t)), 0, 'f', 3)
+                  .arg(static_cast<double>(s.entropy.value(t)), 0, 'f', 3)
+                  .arg(static_cast<double>(s.kl.value(t)), 0, 'f', 4);
+      html += "<span style='" + st + "'" + tip + ">" + piece + "</span>";
+      i = j;
+    }
+  }
+  return html + "</span>";
+}
+
+TraceInspector::TraceInspector(QWidget* parent)
+    : QWidget(parent), model_(new SampleTableModel(this)), filter_(new SampleFilter(this)) {
+  filter_->setSourceModel(model_);
+  filter_->setSortRole(Qt::EditRole);
+
+  // Toolbar: step navigation and filters.
+  step_box_ = new QSpinBox;
+  step_box_->setPrefix(tr("step "));
+  step_box_->setMinimum(0);
+  step_box_->setMaximum(0);
+  auto* prev = new QPushButton(tr("◀"));
+  auto* next = new QPushButton(tr("▶"));
+  prev->setToolTip(tr("Previous step with samples"));
+  next->setToolTip(tr("Next step with samples"));
+  follow_ = new QCheckBox(tr("Follow live"));
+  follow_->setChecked(true);
+  kind_ = new QComboBox;
+  kind_->addItems({tr("all"), tr("correct"), tr("wrong"), tr("verified"), tr("not verified")});
+  search_ = new QLineEdit;
+  search_->setPlaceholderText(tr("Search text…"));
+  search_->setClearButtonEnabled(true);
+  heat_ = new QComboBox;
+  heat_->addItems({tr("no heat map"), tr("heat: improbability (1 − p)"), tr("heat: Δ log p since sampling"),
+                   tr("heat: entropy"), tr("heat: KL to reference")});
+  summary_ = new QLabel;
+  auto* bar = new QHBoxLayout;
+  for (QWidget* w : std::initializer_list<QWidget*>{prev, step_box_, next, follow_, kind_, search_, heat_}) bar->addWidget(w);
+  bar->addWidget(summary_, 1);
+
+  table_ = new QTableView;
+  table_->setModel(filter_);
+  table_->setSortingEnabled(true);
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->setSelectionMode(QAbstractItemView::SingleSelection);
+  table_->verticalHeader()->hide();
+  table_->horizontalHeader()->setStretchLastSection(true);
+  table_->setAlternatingRowColors(true);
+
+  detail_ = new QTextBrowser;
+  group_ = new QTableWidget;
+  group_->setColumnCount(6);
+  group_->setHorizontalHeaderLabels({tr("#"), tr("reward"), tr("advantage"), tr("correct"), tr("verified"), tr("completion")});
+  group_->horizontalHeader()->setStretchLastSection(true);
+  group_->verticalHeader()->hide();
+  group_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  auto* tabs = new QTabWidget;
+  tabs->addTab(detail_, tr("Completion"));
+  tabs->addTab(group_, tr("Its group"));
+
+  auto* split = new QSplitter(Qt::Vertical);
+  split->addWidget(table_);
+  split->addWidget(tabs);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  auto* layout = new QVBoxLayout(this);
+  layout->addLayout(bar);
+  layout->addWidget(split);
+
+  connect(kind_, &QComboBox::currentIndexChanged, this, [this](int i) {
+    filter_->set_kind(static_cast<SampleFilter::Kind>(i));
+    summary_->setText(tr("%1 of %2 shown").arg(filter_->rowCount()).arg(model_->rowCount()));
+  });
+  connect(search_, &QLineEdit::textChanged, this, [this](const QString& t) {
+    filter_->set_text(t);
+    summary_->setText(tr("%1 of %2 shown").arg(filter_->rowCount()).arg(model_->rowCount()));
+  });
+  connect(heat_, &QComboBox::currentIndexChanged, this, [this] { show_detail(); });
+  connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this] { show_detail(); });
+  connect(step_box_, &QSpinBox::valueChanged, this, [this](int step) {
+    if (step != model_->step()) request_step(step);
+  });
+  connect(prev, &QPushButton::clicked, this, [this] {
+    for (int i = static_cast<int>(steps_.size()) - 1; i >= 0; --i)
+      if (steps_[i] < current_step()) return request_step(steps_[i]);
+  });
+  connect(next, &QPushButton::clicked, this, [this] {
+    for (int s : steps_)
+      if (s > current_step()) return request_step(s);
+  });
+  connect(follow_, &QCheckBox::toggled, this, [this](bool on) {
+    if (on && !steps_.isEmpty()) request_step(steps_.last());
+  });
+}
+
+void TraceInspector::request_step(int step) {
+  if (step != current_step() && !steps_.isEmpty() && step != steps_.last()) follow_->setChecked(false);
+  emit step_requested(step);
+}
+
+void TraceInspector::set_available_steps(const QVector<int>& steps) {
+  const bool grew = steps_.isEmpty() || (!steps.isEmpty() && steps.last() != steps_.last());
+  steps_ = steps;
+  if (steps.isEmpty()) return;
+  step_box_->setRange(steps.first(), steps.last());
+  if (follow_->isChecked() && grew) emit step_requested(steps.last());
+}
+
+void TraceInspector::set_samples(int step, QVector<SampleView> samples) {
+  const int keep_row = table_->currentIndex().isValid() ? table_->currentIndex().row() : 0;
+  model_->set_samples(step, std::move(samples));
+  {
+    const QSignalBlocker block(step_box_);
+    step_box_->setValue(step);
+  }
+  table_->resizeColumnsToContents();
+  summary_->setText(tr("%1 of %2 shown").arg(filter_->rowCount()).arg(model_->rowCount()));
+  select_row(std::min(keep_row, std::max(0, filter_->rowCount() - 1)));
+}
+
+void TraceInspector::set_markers(const QStringList& markers) {
+  markers_ = markers;
+  show_detail();
+}
+
+bool TraceInspector::following() const { return follow_->isChecked(); }
+int TraceInspector::current_step() const { return model_->step(); }
+int TraceInspector::visible_rows() const { return filter_->rowCount(); }
+
+void TraceInspector::select_row(int visible_row) {
+  if (visible_row < 0 || visible_row >= filter_->rowCount()) {
+    show_detail();
+    return;
+  }
+  table_->selectRow(visible_row);
+  table_->setCurrentIndex(filter_->index(visible_row, 0));
+  show_detail();
+}
+
+void TraceInspector::set_heat_map(HeatMap kind) { heat_->setCurrentIndex(kind); }
+
+QString TraceInspector::detail_html() const { return detail_->toHtml(); }
+
+void TraceInspector::show_detail() {
+  const QModelIndex current = table_->currentIndex();
+  group_->setRowCount(0);
+  if (!current.isValid()) {
+    detail_->clear();
+    return;
+  }
+  const SampleView& s = model_->sample(filter_->mapToSource(current).row());
+  QString rewards;
+  for (auto it = s.rewards.begin(); it != s.rewards.end(); ++it)
+    rewards += QString("%1 %2 · ").arg(it.key()).arg(it.value(), 0, 'f', 2);
+  detail_->setHtml(QString("<p><b>%1</b> → <b>%2</b> &nbsp; reward %3 (%4advantage %5) · %6 tokens%7</p>")
+                       .arg(s.prompt.toHtmlEscaped(), s.answer.toHtmlEscaped())
+                       .arg(s.reward, 0, 'f', 3)
+                       .arg(rewards)
+                       .arg(s.advantage, 0, 'f', 3)
+                       .arg(s.length)
+                       .arg(s.truncated ? tr(" · cut at the length limit") : QString()) +
+                   render(s, static_cast<HeatMap>(heat_->currentIndex()), markers_));
+  // The whole group, side by side with its advantages.
+  int row = 0;
+  for (const auto& o : model_->samples()) {
+    if (o.group != s.group) continue;
+    group_->insertRow(row);
+    const QStringList cells = {QString::number(o.index), QString::number(o.reward, 'f', 3),
+                               QString::number(o.advantage, 'f', 3), o.correct ? tr("yes") : tr("no"),
+                               o.verified ? tr("yes") : tr("no"), o.completion};
+    for (int c = 0; c < cells.size(); ++c) {
+      auto* item = new QTableWidgetItem(cells[c]);
+      if (c == 2) {
+        const double v = std::clamp(o.advantage / 2.0, -1.0, 1.0);
+        const int a = static_cast<int>(std::abs(v) * 170);
+        item->setBackground(v < 0 ? QColor(220, 50, 40, a) : QColor(40, 170, 70, a));
+      }
+      group_->setItem(row, c, item);
+    }
+    ++row;
+  }
+  group_->resizeColumnsToContents();
+}
+
+}  // namespace grpo::ui
