@@ -250,7 +250,8 @@ void MainWindow::attach(const ipc::Endpoints& endpoints, const QString& run_dir)
     if (h.contains("config")) r->config = h["config"];
     r->state = QString::fromStdString(h.value("state", "running"));
     QVector<ui::LiveParam> params;
-    for (const auto& [key, spec] : h.value("live", json::object()).items())
+    const json live = h.value("live", json::object());  // named: items() must not outlive it
+    for (const auto& [key, spec] : live.items())
       params.push_back({QString::fromStdString(key), spec.value("type", "") == "integer", spec.value("min", 0.0),
                         spec.value("max", 0.0), spec.value("min_exclusive", false), spec.value("value", 0.0)});
     r->config["__live"] = h.value("live", json::object());
@@ -326,7 +327,8 @@ void MainWindow::on_reply(const QString& id, int, bool ok, const QString& cmd, c
   if (id != active_) return;
   if (cmd == "set") {
     QMap<QString, QVariant> values;
-    for (const auto& [k, v] : r.value("effective", json::object()).items()) values[QString::fromStdString(k)] = v.get<double>();
+    const json effective = r.value("effective", json::object());
+    for (const auto& [k, v] : effective.items()) values[QString::fromStdString(k)] = v.get<double>();
     control_->set_pending(values, static_cast<int>(r.value("from_step", int64_t{0})));
   } else if (r.contains("state")) {
     control_->set_state(QString::fromStdString(r["state"].get<std::string>()), static_cast<int>(r.value("step", int64_t{0})));
@@ -371,7 +373,8 @@ void MainWindow::refresh_active() {
   control_->set_connected(live, live ? QString() : tr("%1 · %2 (not live)").arg(r->name, r->state));
   if (live) {
     QVector<ui::LiveParam> params;
-    for (const auto& [key, spec] : r->config.value("__live", json::object()).items())
+    const json live = r->config.value("__live", json::object());
+    for (const auto& [key, spec] : live.items())
       params.push_back({QString::fromStdString(key), spec.value("type", "") == "integer", spec.value("min", 0.0),
                         spec.value("max", 0.0), spec.value("min_exclusive", false), spec.value("value", 0.0)});
     control_->set_params(params);

@@ -62,7 +62,8 @@ void RunData::add_point(int at_step, double time, const std::map<std::string, do
 void RunData::add_event(const std::string& kind, int64_t at_step, const json& data) {
   if (kind == "hparams") {
     QStringList parts;
-    for (const auto& [k, change] : data.value("changed", json::object()).items()) {
+    const json changed = data.value("changed", json::object());  // named: items() must not outlive it
+    for (const auto& [k, change] : changed.items()) {
       const QString key = QString::fromStdString(k).section('.', -1);
       parts << key + "→" + QString::fromStdString(change.value("to", json()).dump());
     }
@@ -109,7 +110,8 @@ void RunData::apply(const ipc::Event& e, Delta& delta) {
   }
   if (e.topic == "metrics") {
     std::map<std::string, double> values;
-    for (const auto& [k, v] : p.value("values", json::object()).items()) values[k] = v.is_number() ? v.get<double>() : std::nan("");
+    const json values_json = p.value("values", json::object());
+    for (const auto& [k, v] : values_json.items()) values[k] = v.is_number() ? v.get<double>() : std::nan("");
     add_point(static_cast<int>(p.value("step", int64_t{0})), p.value("time", 0.0), values, &delta);
     delta.state = true;
   } else if (e.topic == "samples") {
@@ -127,7 +129,8 @@ void RunData::apply(const ipc::Event& e, Delta& delta) {
     delta.state |= kind == "status";
     if (kind == "hparams") {
       QMap<QString, QVariant> values;
-      for (const auto& [k, change] : p["data"].value("changed", json::object()).items())
+      const json changed = p["data"].value("changed", json::object());
+      for (const auto& [k, change] : changed.items())
         values[QString::fromStdString(k)] = QVariant(change.value("to", json(0.0)).get<double>());
       delta.applied.push_back({values, static_cast<int>(p["data"].value("from_step", int64_t{0}))});
     }

@@ -9,6 +9,7 @@
 
 #include "app/main_window.h"
 #include "app/trainer_process.h"
+#include "ui/trace_inspector.h"
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
@@ -26,10 +27,11 @@ int main(int argc, char** argv) {
   QCommandLineOption attach("attach", "Attach to a live trainer: its run folder, or EVENTS,CONTROL endpoints.", "WHERE");
   QCommandLineOption trainer("trainer", "The grpo-train executable (default: found next to this one, or on PATH).", "FILE");
   QCommandLineOption tab("tab", "Start on this tab: dashboard, traces, compare or log.", "NAME", "dashboard");
+  QCommandLineOption heat("heat-map", "Trace heat map: none, improbability, delta, entropy or kl.", "NAME", "none");
   QCommandLineOption shot("screenshot", "Save a screenshot of the window to FILE, then quit.", "FILE");
   QCommandLineOption shot_after("screenshot-after", "Seconds to wait before the screenshot.", "SECONDS", "5");
   QCommandLineOption quit_after("quit-after", "Quit after this many seconds.", "SECONDS");
-  cli.addOptions({runs_dir, demo, open, attach, trainer, tab, shot, shot_after, quit_after});
+  cli.addOptions({runs_dir, demo, open, attach, trainer, tab, heat, shot, shot_after, quit_after});
   cli.process(app);
 
   const QString trainer_path = grpo::app::find_trainer(cli.value(trainer));
@@ -52,6 +54,12 @@ int main(int argc, char** argv) {
   if (cli.isSet(demo)) window.launch_demo();
   const QStringList tabs = {"dashboard", "traces", "compare", "log"};
   window.tabs()->setCurrentIndex(std::max<qsizetype>(0, tabs.indexOf(cli.value(tab))));
+  const QStringList heats = {"none", "improbability", "delta", "entropy", "kl"};
+  if (heats.indexOf(cli.value(heat)) < 0) {
+    std::fprintf(stderr, "grpo-studio: --heat-map takes none, improbability, delta, entropy or kl\n");
+    return 2;
+  }
+  window.inspector()->set_heat_map(static_cast<grpo::ui::TraceInspector::HeatMap>(heats.indexOf(cli.value(heat))));
 
   if (cli.isSet(shot)) {
     const QString file = cli.value(shot);

@@ -67,7 +67,7 @@ struct RewardConfig {
 };
 
 struct OptimConfig {
-  double lr = 3e-5;               // peak learning rate (AdamW); the demo's checking rise takes ~15 steps
+  double lr = 5e-5;               // peak learning rate (AdamW); the demo's checking rise takes ~10 steps
   double beta1 = 0.9;             // AdamW beta1
   double beta2 = 0.99;            // AdamW beta2
   double eps = 1e-8;              // AdamW epsilon
@@ -99,7 +99,7 @@ struct PretrainConfig {
 struct Config {
   std::string name = "demo";      // run name prefix (the run folder adds a timestamp unless --name)
   int64_t seed = 0;               // seeds prompts, sampling and random init
-  int64_t max_steps = 80;         // GRPO steps to train
+  int64_t max_steps = 100;        // GRPO steps to train
   int64_t threads = 1;            // intra-op CPU threads (0 = all cores); 1 is fastest for the small demo model
   int64_t checkpoint_every = 20;  // steps between checkpoints (one is always written at the end)
   int64_t keep_checkpoints = 2;   // newest checkpoints kept on disk

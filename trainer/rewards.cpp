@@ -97,17 +97,17 @@ bool has_verification_marker(std::string_view reasoning, const std::vector<std::
 }
 
 RewardBreakdown score_completion(const RewardConfig& cfg, std::string_view text, std::string_view reference,
-                                 int64_t length, bool truncated, int64_t max_len) {
+                                 int64_t length, bool truncated, int64_t max_len, std::optional<bool> grammar_ok) {
   const ParsedCompletion c = parse_completion(text);
   RewardBreakdown r;
   r.parts["accuracy"] = accuracy_reward(c, reference);
-  r.parts["format"] = format_reward(c);
+  r.parts["format"] = format_reward(c) > 0 && grammar_ok.value_or(true) ? 1.0 : 0.0;
   if (cfg.overlong != 0.0) r.parts["overlong"] = overlong_reward(length, truncated, max_len, cfg.overlong_buffer);
   r.total = cfg.accuracy * r.parts["accuracy"] + cfg.format * r.parts["format"] +
             (cfg.overlong != 0.0 ? cfg.overlong * r.parts["overlong"] : 0.0);
   r.correct = r.parts["accuracy"] > 0.5;
   r.verified = has_verification_marker(c.think, cfg.markers);
-  r.well_formed = c.well_formed;
+  r.well_formed = r.parts["format"] > 0.5;
   return r;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,8 +38,11 @@ struct RewardBreakdown {
   bool well_formed = false;
 };
 
-// Scores one completion (text without the end-of-sequence token).
+// Scores one completion (text without the end-of-sequence token). A task with an exact trace grammar
+// (the built-in ones) passes `grammar_ok`: the format reward then requires the whole trace to follow it,
+// not only the tags.
 RewardBreakdown score_completion(const RewardConfig& cfg, std::string_view text, std::string_view reference,
-                                 int64_t length, bool truncated, int64_t max_len);
+                                 int64_t length, bool truncated, int64_t max_len,
+                                 std::optional<bool> grammar_ok = std::nullopt);
 
 }  // namespace grpo

@@ -465,9 +465,10 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
       const int64_t n = r.lengths[static_cast<size_t>(b)];
       generated += n;
       const auto toks = row_to_vector<int64_t>(r.completion, b, n - (r.truncated[static_cast<size_t>(b)] ? 0 : 1));
-      batch_scores.push_back(score_completion(cfg.rewards, tokenizer->decode(toks),
-                                              batch_problems[static_cast<size_t>(b / G)].answer, n,
-                                              r.truncated[static_cast<size_t>(b)], so.max_new_tokens));
+      const std::string text = tokenizer->decode(toks);
+      batch_scores.push_back(score_completion(cfg.rewards, text, batch_problems[static_cast<size_t>(b / G)].answer, n,
+                                              r.truncated[static_cast<size_t>(b)], so.max_new_tokens,
+                                              /*grammar_ok=*/task->parse(text).well_formed));
     }
     sampled_groups += g.prompts_per_step;
     // Keep the groups whose rewards differ (all of them without dynamic sampling).

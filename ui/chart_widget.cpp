@@ -12,6 +12,7 @@
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "ui/smoothing.h"
 
@@ -39,8 +40,18 @@ ChartWidget::ChartWidget(const QString& title, QWidget* parent) : QWidget(parent
     axis->setLabelColor(pal.color(QPalette::Text));
     axis->grid()->setPen(QPen(pal.color(QPalette::Mid), 0, Qt::DotLine));
   }
-  plot_->yAxis->setNumberFormat("g");  // 0.0001 reads as 1e-04, not as a bare 1
-  plot_->yAxis->setNumberPrecision(3);
+  // A compact legend in the corner: one entry per series.
+  plot_->legend->setVisible(true);
+  QFont legend_font = font();
+  legend_font.setPointSizeF(legend_font.pointSizeF() * 0.8);
+  plot_->legend->setFont(legend_font);
+  plot_->legend->setTextColor(pal.color(QPalette::Text));
+  QColor legend_bg = pal.color(QPalette::Base);
+  legend_bg.setAlpha(200);
+  plot_->legend->setBrush(legend_bg);
+  plot_->legend->setBorderPen(QPen(pal.color(QPalette::Mid)));
+  plot_->legend->setRowSpacing(-3);
+  plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
   heading->setTextColor(pal.color(QPalette::Text));
   title_ = title;
   plot_->setMouseTracking(true);
@@ -106,13 +117,9 @@ void ChartWidget::refresh(Series& s) {
   s.smooth->setVisible(smoothing_ > 0);
   if (smoothing_ > 0) s.smooth->setData(s.x, debiased_ema(s.y, smoothing_), /*alreadySorted=*/true);
   // One legend entry per series: the line that carries the colour at full strength.
-  if (smoothing_ > 0) {
-    s.raw->removeFromLegend();
-    s.smooth->addToLegend();
-  } else {
-    s.smooth->removeFromLegend();
-    s.raw->addToLegend();
-  }
+  s.raw->removeFromLegend();
+  s.smooth->removeFromLegend();
+  if (s.in_legend) (smoothing_ > 0 ? s.smooth : s.raw)->addToLegend();
 }
 
 void ChartWidget::set_series(const QString& key, const QString& label, const QColor& color, const QVector<double>& x,
@@ -165,6 +172,20 @@ void ChartWidget::set_band(const QString& key, const QVector<double>& x, const Q
   it->band_high->setData(x, upper, true);
 }
 
+void ChartWidget::set_in_legend(const QString& key, bool shown) {
+  auto it = series_.find(key);
+  if (it == series_.end()) return;
+  it->in_legend = shown;
+  refresh(*it);
+}
+
+void ChartWidget::set_legend_name(const QString& key, const QString& name) {
+  auto it = series_.find(key);
+  if (it == series_.end()) return;
+  it->raw->setName(name);
+  it->smooth->setName(name);
+}
+
 void ChartWidget::remove_series(const QString& key) {
   auto it = series_.find(key);
   if (it == series_.end()) return;
@@ -215,7 +236,6 @@ void ChartWidget::set_log_scale(bool on) {
     plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
   } else {
     plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    plot_->yAxis->setNumberFormat("g");
   }
 }
 
@@ -228,13 +248,20 @@ void ChartWidget::set_y_range(double lo, double hi) {
 
 void ChartWidget::rescale() {
   plot_->xAxis->rescale(true);
-  if (!fixed_y_) {
-    plot_->yAxis->rescale(true);
-    const QCPRange r = plot_->yAxis->range();
-    // A flat line (a constant learning rate) still gets a visible range around its value.
-    const double pad = r.size() > 0 ? r.size() * 0.05 : (r.lower != 0 ? std::abs(r.lower) * 0.1 : 1e-3);
-    plot_->yAxis->setRange(r.lower - pad, r.upper + pad);
+  if (fixed_y_) return;
+  // The y range from the data itself: QCustomPlot pads a flat line (a constant learning rate) by ±0.5.
+  const bool log = log_scale();
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& s : series_)
+    for (double v : s.y)
+      if (std::isfinite(v) && (!log || v > 0)) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (!std::isfinite(lo)) return;
+  if (log) {
+    plot_->yAxis->setRange(lo / 1.2, hi * 1.2);
+    return;
   }
+  const double pad = hi > lo ? (hi - lo) * 0.05 : (lo != 0 ? std::abs(lo) * 0.1 : 1e-3);
+  plot_->yAxis->setRange(lo - pad, hi + pad);
 }
 
 void ChartWidget::replot() { plot_->replot(QCustomPlot::rpQueuedReplot); }

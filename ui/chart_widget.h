@@ -26,6 +26,8 @@ class ChartWidget : public QWidget {
   // A shaded band [lower, upper] drawn under the series `key` (e.g. mean ± std).
   void set_band(const QString& key, const QVector<double>& x, const QVector<double>& lower, const QVector<double>& upper);
   void remove_series(const QString& key);
+  void set_in_legend(const QString& key, bool shown);  // e.g. one entry per run when several are overlaid
+  void set_legend_name(const QString& key, const QString& name);  // hover keeps the series' full label
   void clear();
   QStringList series_keys() const { return series_.keys(); }
   int point_count(const QString& key) const;
@@ -63,6 +65,7 @@ class ChartWidget : public QWidget {
     QCPGraph* smooth = nullptr;
     QCPGraph* band_low = nullptr;
     QCPGraph* band_high = nullptr;
+    bool in_legend = true;
   };
   void refresh(Series& s);
 

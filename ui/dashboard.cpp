@@ -17,18 +17,25 @@ namespace grpo::ui {
 
 QVector<ChartSpec> default_charts() {
   return {
-      {"Reward", {"reward", "reward/accuracy/mean", "reward/format/mean"}, false, "reward_std"},
-      {"Accuracy", {"accuracy", "eval/greedy_accuracy", "eval/sampled_accuracy"}, true, {}},
-      {"Self-verification rate", {"self_verification/rate", "self_verification/rate_correct", "self_verification/rate_wrong", "eval/check_rate"}, true, {}},
-      {"Completion length", {"completions/mean_length", "completions/min_length", "completions/max_length"}, false, {}},
-      {"Cut at length / zero-spread groups", {"completions/clipped_ratio", "frac_reward_zero_std"}, true, {}},
-      {"KL to reference", {"kl"}, false, {}},
-      {"Entropy", {"entropy"}, false, {}},
-      {"Clip fraction", {"clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"}, false, {}},
-      {"Gradient norm", {"grad_norm"}, false, {}},
-      {"Learning rate", {"learning_rate"}, false, {}},
-      {"Tokens / s", {"tokens_per_sec/generation", "tokens_per_sec/training"}, false, {}},
-      {"Loss", {"loss"}, false, {}},
+      {"Reward", {"reward", "reward/accuracy/mean", "reward/format/mean"}, false, "reward_std",
+       {"reward (± std)", "accuracy reward", "format reward"}},
+      {"Accuracy", {"accuracy", "eval/greedy_accuracy", "eval/sampled_accuracy"}, true, {},
+       {"training samples", "held-out, greedy", "held-out, sampled"}},
+      {"Self-verification rate",
+       {"self_verification/rate", "self_verification/rate_correct", "self_verification/rate_wrong", "eval/check_rate"},
+       true, {}, {"all samples", "correct answers", "wrong answers", "held-out"}},
+      {"Completion length (tokens)", {"completions/mean_length", "completions/min_length", "completions/max_length"},
+       false, {}, {"mean", "min", "max"}},
+      {"Cut at length / zero-spread groups", {"completions/clipped_ratio", "frac_reward_zero_std"}, true, {},
+       {"cut at max tokens", "groups with equal rewards"}},
+      {"KL to reference", {"kl"}, false, {}, {"k3 KL"}},
+      {"Entropy", {"entropy"}, false, {}, {"entropy (nats)"}},
+      {"Clip fraction", {"clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"}, false, {},
+       {"low", "high", "either"}},
+      {"Gradient norm", {"grad_norm"}, false, {}, {"before clipping"}},
+      {"Learning rate", {"learning_rate"}, false, {}, {"learning rate"}},
+      {"Tokens / s", {"tokens_per_sec/generation", "tokens_per_sec/training"}, false, {}, {"generation", "training"}},
+      {"Loss", {"loss"}, false, {}, {"GRPO loss"}},
   };
 }
 
@@ -58,7 +65,7 @@ Dashboard::Dashboard(QWidget* parent, QVector<ChartSpec> charts) : QWidget(paren
   grid->setSpacing(6);
   for (int i = 0; i < specs_.size(); ++i) {
     auto* c = new ChartWidget(specs_[i].title);
-    c->setMinimumSize(320, 220);
+    c->setMinimumSize(250, 210);
     if (specs_[i].unit_range) c->set_y_range(-0.02, 1.02);
     connect(c, &ChartWidget::export_requested, this, &Dashboard::export_requested);
     charts_.push_back(c);
@@ -137,8 +144,12 @@ void Dashboard::draw_metric(const QString& run, const QString& metric) {
       continue;
     }
     const QString key = run + "|" + metric;
-    const QString label = runs_.size() > 1 ? run + ": " + metric : metric;
+    const QString name = specs_[c].labels.value(mi, metric);
+    const QString label = runs_.size() > 1 ? run.section('/', -1) + ": " + name : name;
     charts_[c]->set_series(key, label, line_color(r, mi), x_of(r, data.first), data.second);
+    if (runs_.size() > 1) charts_[c]->set_legend_name(key, run.section('/', -1));
+    // Several runs: one legend entry per run (its colour); dash styles tell the metrics apart (hover names them).
+    charts_[c]->set_in_legend(key, runs_.size() <= 1 || mi == 0);
     if (runs_.size() > 1) {
       auto* g = charts_[c]->plot()->graph(charts_[c]->plot()->graphCount() - 1);
       QPen pen = g->pen();

@@ -22,6 +22,7 @@ struct ChartSpec {
   QStringList metrics;    // drawn as lines
   bool unit_range = false;  // fix y to [0, 1]
   QString band_std;       // a metric whose value is the ± half-width of a band around metrics[0]
+  QStringList labels;     // legend names of `metrics` (default: the metric names)
 };
 
 // The studio's default charts.

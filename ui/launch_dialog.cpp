@@ -39,7 +39,7 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   init_->setPlaceholderText(tr("the config's (builtin:demo-base for the demo)"));
   steps_ = new QSpinBox;
   steps_->setRange(1, 1000000);
-  steps_->setValue(60);
+  steps_->setValue(100);
   group_ = new QSpinBox;
   group_->setRange(2, 4096);
   group_->setValue(8);

@@ -138,6 +138,7 @@ TraceInspector::TraceInspector(QWidget* parent)
   table_->verticalHeader()->hide();
   table_->horizontalHeader()->setStretchLastSection(true);
   table_->setAlternatingRowColors(true);
+  table_->sortByColumn(SampleTableModel::kGroup, Qt::AscendingOrder);
 
   detail_ = new QTextBrowser;
   group_ = new QTableWidget;
@@ -194,7 +195,10 @@ void TraceInspector::set_available_steps(const QVector<int>& steps) {
   const bool grew = steps_.isEmpty() || (!steps.isEmpty() && steps.last() != steps_.last());
   steps_ = steps;
   if (steps.isEmpty()) return;
-  step_box_->setRange(steps.first(), steps.last());
+  {
+    const QSignalBlocker block(step_box_);  // a range change is not the user picking a step
+    step_box_->setRange(steps.first(), steps.last());
+  }
   if (follow_->isChecked() && grew) emit step_requested(steps.last());
 }
 

@@ -44,6 +44,19 @@ class TestRewards : public QObject {
     QCOMPARE(parse_completion("<think>a</think><answer> 7 </answer>").answer, std::string("7"));
   }
 
+  void a_task_grammar_tightens_the_format_reward() {
+    RewardConfig cfg;
+    // tags fine, but the task's grammar is broken ("waitt"): no format reward, accuracy unaffected
+    const char* text = "<think>25489 check 8+7+0=15:55435 waitt</think><answer>55435</answer>";
+    auto loose = score_completion(cfg, text, "55435", 60, false, 109);
+    auto strict = score_completion(cfg, text, "55435", 60, false, 109, /*grammar_ok=*/false);
+    QCOMPARE(loose.parts.at("format"), 1.0);
+    QCOMPARE(strict.parts.at("format"), 0.0);
+    QCOMPARE(strict.parts.at("accuracy"), 1.0);
+    QVERIFY(!strict.well_formed);
+    QVERIFY(std::abs(strict.total - 1.0) < 1e-12);
+  }
+
   void numbers_compare_by_value() {
     auto c = parse_completion("<think>x</think><answer>09022</answer>");
     QCOMPARE(accuracy_reward(c, "9022"), 1.0);

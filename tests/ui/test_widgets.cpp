@@ -1,0 +1,149 @@
+// The studio's widgets on their own: the debiased EMA against hand-worked values, the sample model under
+// QAbstractItemModelTester, filters, the heat-map rendering, the control panel's validation, the
+// hyperparameter diff, and the chart's hover read-out and export.
+#include <QAbstractItemModelTester>
+#include <QtTest>
+#include <qcustomplot.h>
+
+#include "ui/chart_widget.h"
+#include "ui/control_panel.h"
+#include "ui/hparam_diff.h"
+#include "ui/sample_model.h"
+#include "ui/smoothing.h"
+#include "ui/trace_inspector.h"
+
+using namespace grpo::ui;
+
+namespace {
+QVector<SampleView> samples() {
+  QVector<SampleView> out;
+  for (int i = 0; i < 4; ++i) {
+    SampleView s;
+    s.group = i / 2;
+    s.index = i % 2;
+    s.prompt = QString("Q:%1+1=").arg(i);
+    s.completion = i % 2 ? "<think>5 check 2+3+0=05:5 ok</think><answer>5</answer>" : "<think>4</think><answer>4</answer>";
+    s.answer = "5";
+    s.correct = i % 2 == 1;
+    s.verified = i % 2 == 1;
+    s.reward = s.correct ? 1.1 : 0.1;
+    s.advantage = s.correct ? 0.7 : -0.7;
+    s.rewards = {{"accuracy", s.correct ? 1.0 : 0.0}, {"format", 1.0}};
+    s.length = static_cast<int>(s.completion.size()) + 1;
+    for (int t = 0; t < s.completion.size(); ++t) {
+      s.offsets << t;
+      s.logp << -0.1f * static_cast<float>(t % 3);
+      s.logp_old << -0.2f;
+      s.entropy << 0.5f;
+      s.kl << 0.01f;
+    }
+    out << s;
+  }
+  return out;
+}
+}  // namespace
+
+class TestWidgets : public QObject {
+  Q_OBJECT
+ private slots:
+  void debiased_ema_by_hand() {
+    // w = 0.5: ema 0.5, 1.25, 1.125 (with 0 start); debias by 1 − 0.5^n: 0.5/0.5, 1.25/0.75, 1.125/0.875
+    const auto s = debiased_ema({1.0, 2.0, 1.0}, 0.5);
+    QCOMPARE(s[0], 1.0);
+    QVERIFY(std::abs(s[1] - 1.25 / 0.75) < 1e-12);
+    QVERIFY(std::abs(s[2] - 1.125 / 0.875) < 1e-12);
+    QCOMPARE(debiased_ema({3.0, 4.0}, 0.0), (QVector<double>{3.0, 4.0}));
+    const auto n = debiased_ema({1.0, std::nan(""), 3.0}, 0.5);  // NaN passes through, skipped by the average
+    QVERIFY(std::isnan(n[1]));
+    QVERIFY(std::abs(n[2] - (0.5 * 0.5 + 0.5 * 3.0) / 0.75) < 1e-12);
+  }
+
+  void sample_model_passes_the_model_tester() {
+    SampleTableModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    SampleFilter filter;
+    filter.setSourceModel(&model);
+    QAbstractItemModelTester filter_tester(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.set_samples(3, samples());
+    QCOMPARE(model.rowCount(), 4);
+    QCOMPARE(model.columnCount(), int(SampleTableModel::kFixedColumns) + 2);  // + accuracy, format
+    QCOMPARE(model.headerData(SampleTableModel::kFixedColumns, Qt::Horizontal, Qt::DisplayRole).toString(), QString("accuracy"));
+    filter.set_kind(SampleFilter::kCorrect);
+    QCOMPARE(filter.rowCount(), 2);
+    filter.set_kind(SampleFilter::kWrong);
+    QCOMPARE(filter.rowCount(), 2);
+    filter.set_kind(SampleFilter::kAll);
+    filter.set_text("check");
+    QCOMPARE(filter.rowCount(), 2);
+    model.set_samples(4, {});
+    QCOMPARE(filter.rowCount(), 0);
+  }
+
+  void render_highlights_tags_markers_and_heat() {
+    const auto s = samples()[1];
+    const QString plain = TraceInspector::render(s, TraceInspector::kNone, {"check", "wait"});
+    QVERIFY(plain.contains("color:#2a6fdb"));  // tags
+    QVERIFY(plain.contains("color:#b4009e"));  // the marker "check"
+    QVERIFY(!plain.contains("background-color"));
+    const QString heat = TraceInspector::render(s, TraceInspector::kDeltaLogp, {"check"});
+    QVERIFY(heat.contains("background-color:rgba(40,170,70"));  // logp rose since sampling: green
+    QVERIFY(heat.contains("title='token 0: log p"));
+  }
+
+  void inspector_filters_and_group_view() {
+    TraceInspector inspector;
+    inspector.set_available_steps({1, 3});
+    inspector.set_samples(3, samples());
+    QCOMPARE(inspector.current_step(), 3);
+    QCOMPARE(inspector.visible_rows(), 4);
+    inspector.select_row(1);
+    QVERIFY(inspector.detail_html().contains("check"));
+  }
+
+  void control_panel_validates_before_sending() {
+    ControlPanel panel;
+    panel.set_params({{"optim.lr", false, 0.0, 10.0, true, 1e-4}, {"grpo.group_size", true, 2, 4096, false, 8}});
+    panel.set_connected(true);
+    panel.set_state("running", 3);
+    QSignalSpy sent(&panel, &ControlPanel::set_requested);
+    panel.set_edit_value("optim.lr", 0.0);  // the editor clamps at its minimum; min is exclusive
+    QString error;
+    QVERIFY(panel.edited_values(&error).isEmpty());
+    QVERIFY(error.contains("optim.lr"));
+    panel.set_edit_value("optim.lr", 0.002);
+    const auto values = panel.edited_values(&error);
+    QCOMPARE(values.value("optim.lr").toDouble(), 0.002);
+    QVERIFY(!values.contains("grpo.group_size"));  // unchanged keys are not sent
+    panel.set_pending(values, 5);
+    panel.mark_applied(values, 5);
+    QVERIFY(panel.history().first().contains("step 5"));
+  }
+
+  void diff_table_shows_only_differences() {
+    HparamDiffTable t;
+    t.set_configs({{"a", {{"optim.lr", "0.0001"}, {"seed", "0"}}}, {"b", {{"optim.lr", "0.0003"}, {"seed", "0"}}}});
+    QCOMPARE(t.differing_keys(), QStringList{"optim.lr"});
+    QCOMPARE(t.columnCount(), 2);
+  }
+
+  void chart_hover_and_export() {
+    ChartWidget chart("t");
+    chart.resize(400, 300);
+    chart.set_series("r|reward", "reward", Qt::blue, {1, 2, 3}, {0.1, 0.5, 0.9});
+    chart.set_series("r|acc", "accuracy", Qt::red, {1, 2, 3}, {0.2, 0.4, 0.6});
+    const auto at2 = chart.values_at(2.2);
+    QCOMPARE(at2.size(), 2);
+    QVERIFY(at2.join(";").contains("reward @ 2: 0.5") && at2.join(";").contains("accuracy @ 2: 0.4"));
+    QTemporaryDir dir;
+    for (const char* ext : {"png", "svg", "pdf"}) {
+      const QString f = dir.path() + "/c." + ext;
+      QVERIFY2(chart.save(f, 400, 300), ext);
+      QVERIFY(QFileInfo(f).size() > 100);
+    }
+    chart.set_log_scale(true);
+    QVERIFY(chart.log_scale());
+  }
+};
+
+QTEST_MAIN(TestWidgets)
+#include "test_widgets.moc"
