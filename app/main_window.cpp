@@ -61,6 +61,9 @@ MainWindow::MainWindow(QString runs_dir, QString trainer, QWidget* parent)
   tabs_->addTab(inspector_, tr("Traces"));
   tabs_->addTab(diff_, tr("Compare"));
   tabs_->addTab(log_, tr("Log"));
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] {
+    if (tabs_->currentWidget() == inspector_) refresh_inspector_steps();
+  });
   auto* centre = new QWidget;
   auto* cl = new QVBoxLayout(centre);
   cl->setContentsMargins(4, 4, 4, 4);
@@ -305,7 +308,7 @@ void MainWindow::on_events(const QString& id, const EventBatch& batch) {
   if (id == active_) {
     if (d.state) control_->set_state(r->state, r->step);
     for (const auto& [values, from] : d.applied) control_->mark_applied(values, from);
-    if (d.samples) refresh_inspector_steps();
+    if (d.samples && tabs_->currentWidget() == inspector_) refresh_inspector_steps();  // hidden: refreshed on show
   }
   update_run_entry(*r);
 }

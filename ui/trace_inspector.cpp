@@ -204,12 +204,13 @@ void TraceInspector::set_available_steps(const QVector<int>& steps) {
 
 void TraceInspector::set_samples(int step, QVector<SampleView> samples) {
   const int keep_row = table_->currentIndex().isValid() ? table_->currentIndex().row() : 0;
+  const bool first = model_->rowCount() == 0;
   model_->set_samples(step, std::move(samples));
   {
     const QSignalBlocker block(step_box_);
     step_box_->setValue(step);
   }
-  table_->resizeColumnsToContents();
+  if (first) table_->resizeColumnsToContents();  // once: sizing every column to its contents is costly
   summary_->setText(tr("%1 of %2 shown").arg(filter_->rowCount()).arg(model_->rowCount()));
   select_row(std::min(keep_row, std::max(0, filter_->rowCount() - 1)));
 }
