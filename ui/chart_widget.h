@@ -61,6 +61,7 @@ class ChartWidget : public QWidget {
     QString label;
     QColor color;
     QVector<double> x, y;
+    QVector<double> ys;  // y smoothed (empty without smoothing)
     QCPGraph* raw = nullptr;
     QCPGraph* smooth = nullptr;
     QCPGraph* band_low = nullptr;
@@ -68,6 +69,7 @@ class ChartWidget : public QWidget {
     bool in_legend = true;
   };
   void refresh(Series& s);
+  void feed(Series& s);  // hands the graphs the visible part of the data, decimated to the pixel columns
 
   QCustomPlot* plot_;
   QHash<QString, Series> series_;
@@ -75,6 +77,7 @@ class ChartWidget : public QWidget {
   bool fixed_y_ = false;
   QString title_;
   bool auto_range_ = true;
+  QVector<double> scratch_x_, scratch_y_;  // reused by feed()
 };
 
 }  // namespace grpo::ui

@@ -1,4 +1,4 @@
-// The studio's widgets on their own: the debiased EMA against hand-worked values, the sample model under
+// The studio's widgets on their own: the debiased EMA and min/max decimation against hand-worked values, the sample model under
 // QAbstractItemModelTester, filters, the heat-map rendering, the control panel's validation, the
 // hyperparameter diff, and the chart's hover read-out and export.
 #include <QAbstractItemModelTester>
@@ -7,6 +7,7 @@
 
 #include "ui/chart_widget.h"
 #include "ui/control_panel.h"
+#include "ui/decimate.h"
 #include "ui/hparam_diff.h"
 #include "ui/sample_model.h"
 #include "ui/smoothing.h"
@@ -56,6 +57,38 @@ class TestWidgets : public QObject {
     const auto n = debiased_ema({1.0, std::nan(""), 3.0}, 0.5);  // NaN passes through, skipped by the average
     QVERIFY(std::isnan(n[1]));
     QVERIFY(std::abs(n[2] - (0.5 * 0.5 + 0.5 * 3.0) / 0.75) < 1e-12);
+  }
+
+  void decimation_by_hand() {
+    const QVector<double> x{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const double nan = std::nan("");
+    QVector<double> ox, oy;
+    // 10 points > 4 x 2 columns over [0, 9]: column 0 holds x 0..4, column 1 x 5..8, and x = 9 sits on the
+    // right edge (its own column). Each keeps its min and max in index order; NaN is skipped.
+    decimate_min_max(x, {0, 5, 1, 4, 2, 3, nan, nan, 7, 6}, 0, 9, /*columns=*/2, ox, oy);
+    QCOMPARE(ox, (QVector<double>{0, 1, 5, 8, 9}));
+    QCOMPARE(oy, (QVector<double>{0, 5, 3, 7, 6}));
+    // A column with no finite value keeps one NaN, so the gap is still drawn as a gap.
+    decimate_min_max(x, {1, nan, nan, nan, nan, nan, nan, nan, nan, 2}, 0, 9, /*columns=*/2, ox, oy);
+    QCOMPARE(ox, (QVector<double>{0, 5, 9}));
+    QCOMPARE(oy[0], 1.0);
+    QVERIFY(std::isnan(oy[1]));
+    QCOMPARE(oy[2], 2.0);
+    // Few points in view: the visible ones plus one neighbour on each side, untouched.
+    decimate_min_max(x, x, 3.5, 5.5, /*columns=*/10, ox, oy);
+    QCOMPARE(ox, (QVector<double>{3, 4, 5, 6}));
+    QCOMPARE(oy, ox);
+    // A chart cuts a long series to the columns but its hover still reads the raw values.
+    ChartWidget chart("t");
+    QVector<double> big_x(100000), big_y(100000);
+    for (int i = 0; i < big_x.size(); ++i) big_x[i] = i, big_y[i] = i % 2;
+    chart.set_series("s", "s", Qt::blue, big_x, big_y);
+    chart.rescale();
+    QVERIFY(chart.plot()->graph(0)->dataCount() <= 2 * 4000 + 2);
+    QCOMPARE(chart.point_count("s"), 100000);
+    QVERIFY(chart.values_at(12345).join("").endsWith(": 1"));
+    chart.plot()->xAxis->setRange(100, 200);  // zoomed in: every point in view
+    QCOMPARE(chart.plot()->graph(0)->dataCount(), 103);
   }
 
   void sample_model_passes_the_model_tester() {
