@@ -11,7 +11,29 @@
 #include "app/trainer_process.h"
 #include "ui/trace_inspector.h"
 
+namespace {
+// Without any display Qt aborts with a message about its xcb plugin; say what to do instead. --help and
+// --version need no window, so they are answered offscreen.
+bool check_display(int argc, char** argv) {
+  if (qEnvironmentVariableIsSet("QT_QPA_PLATFORM") || qEnvironmentVariableIsSet("DISPLAY") ||
+      qEnvironmentVariableIsSet("WAYLAND_DISPLAY"))
+    return true;
+  for (int i = 1; i < argc; ++i) {
+    const QByteArray a(argv[i]);
+    if (a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version") {
+      qputenv("QT_QPA_PLATFORM", "offscreen");
+      return true;
+    }
+  }
+  std::fprintf(stderr,
+               "grpo-studio: no display (DISPLAY and WAYLAND_DISPLAY are unset). Run it under xvfb-run -a, or set "
+               "QT_QPA_PLATFORM=offscreen for screenshots; to train in a terminal use grpo-train run.\n");
+  return false;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (!check_display(argc, argv)) return 2;
   QApplication app(argc, argv);
   QCoreApplication::setOrganizationName("GRPO Studio");
   QCoreApplication::setApplicationName("grpo-studio");
@@ -33,6 +55,32 @@ int main(int argc, char** argv) {
   QCommandLineOption quit_after("quit-after", "Quit after this many seconds.", "SECONDS");
   cli.addOptions({runs_dir, demo, open, attach, trainer, tab, heat, shot, shot_after, quit_after});
   cli.process(app);
+  // Every option is checked before anything starts.
+  const QStringList tabs = {"dashboard", "traces", "compare", "log"};
+  if (tabs.indexOf(cli.value(tab)) < 0) {
+    std::fprintf(stderr, "grpo-studio: --tab takes dashboard, traces, compare or log, not %s\n", qPrintable(cli.value(tab)));
+    return 2;
+  }
+  const QStringList heats = {"none", "improbability", "delta", "entropy", "kl"};
+  if (heats.indexOf(cli.value(heat)) < 0) {
+    std::fprintf(stderr, "grpo-studio: --heat-map takes none, improbability, delta, entropy or kl, not %s\n",
+                 qPrintable(cli.value(heat)));
+    return 2;
+  }
+  for (const QCommandLineOption* o : {&shot_after, &quit_after}) {
+    bool ok = true;
+    if (cli.isSet(*o) && (cli.value(*o).toDouble(&ok) < 0 || !ok)) {
+      std::fprintf(stderr, "grpo-studio: --%s takes seconds (a number >= 0), not %s\n", qPrintable(o->names().first()),
+                   qPrintable(cli.value(*o)));
+      return 2;
+    }
+  }
+  const QString attach_to = cli.value(attach);
+  if (cli.isSet(attach) && !QDir(attach_to).exists() && !attach_to.contains(',')) {
+    std::fprintf(stderr, "grpo-studio: --attach takes a run folder or EVENTS,CONTROL endpoints, not %s\n",
+                 qPrintable(attach_to));
+    return 2;
+  }
 
   const QString trainer_path = grpo::app::find_trainer(cli.value(trainer));
   grpo::app::MainWindow window(cli.value(runs_dir), trainer_path);
@@ -41,24 +89,14 @@ int main(int argc, char** argv) {
   for (const auto& dir : cli.values(open))
     if (!window.open_run(dir)) std::fprintf(stderr, "grpo-studio: cannot open run folder %s\n", qPrintable(dir));
   if (cli.isSet(attach)) {
-    const QString where = cli.value(attach);
-    if (QDir(where).exists()) {
-      window.open_run(where);
-    } else if (where.contains(',')) {
-      window.attach({where.section(',', 0, 0).toStdString(), where.section(',', 1, 1).toStdString()});
+    if (QDir(attach_to).exists()) {
+      window.open_run(attach_to);
     } else {
-      std::fprintf(stderr, "grpo-studio: --attach takes a run folder or EVENTS,CONTROL endpoints\n");
-      return 2;
+      window.attach({attach_to.section(',', 0, 0).toStdString(), attach_to.section(',', 1, 1).toStdString()});
     }
   }
   if (cli.isSet(demo)) window.launch_demo();
-  const QStringList tabs = {"dashboard", "traces", "compare", "log"};
-  window.tabs()->setCurrentIndex(std::max<qsizetype>(0, tabs.indexOf(cli.value(tab))));
-  const QStringList heats = {"none", "improbability", "delta", "entropy", "kl"};
-  if (heats.indexOf(cli.value(heat)) < 0) {
-    std::fprintf(stderr, "grpo-studio: --heat-map takes none, improbability, delta, entropy or kl\n");
-    return 2;
-  }
+  window.tabs()->setCurrentIndex(static_cast<int>(tabs.indexOf(cli.value(tab))));
   window.inspector()->set_heat_map(static_cast<grpo::ui::TraceInspector::HeatMap>(heats.indexOf(cli.value(heat))));
 
   if (cli.isSet(shot)) {
