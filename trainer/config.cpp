@@ -149,6 +149,7 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("eval_every", &c.eval_every, 0, 1e9),
       num("eval_prompts", &c.eval_prompts, 1, 100000),
       text("device", &c.device, {"cpu", "cuda"}),
+      num("dist_timeout", &c.dist_timeout, 1, 86400),
       text("model.init", &c.model.init),
       num("model.d_model", &c.model.d_model, 8, 65536),
       num("model.n_layers", &c.model.n_layers, 1, 1024),

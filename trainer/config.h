@@ -107,6 +107,7 @@ struct Config {
   int64_t eval_every = 5;         // steps between held-out evaluations (eval/* metrics); 0 = never
   int64_t eval_prompts = 200;     // held-out problems per evaluation (greedy, and one sample each)
   std::string device = "cpu";     // "cpu" or "cuda" (a CUDA-enabled LibTorch build only)
+  int64_t dist_timeout = 30;      // data-parallel runs: seconds a rank waits for the others before naming the lost one
   ModelConfig model;
   TaskConfig task;
   SamplingConfig sampling;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -34,9 +35,10 @@ class RunControl : public ipc::CommandHandler {
     bool paused = false;           // the loop waited in pause before this boundary
   };
   // Called before each step (`completed` steps done). Blocks while paused, waking for stop.
-  // `on_pause_change(state)` lets the trainer record entering and leaving the pause.
+  // `on_state(state)` lets the trainer record entering and leaving the pause; `while_paused()` runs every
+  // 200 ms of the pause (a data-parallel rank 0 tells the other ranks it is still there).
   template <typename OnState>
-  Boundary step_boundary(int64_t completed, OnState&& on_state);
+  Boundary step_boundary(int64_t completed, OnState&& on_state, const std::function<void()>& while_paused = {});
   void begin_step();                      // the step is under way (for from_step in `set` replies)
   void set_state(const std::string& state);
   void request_stop();                    // Ctrl-C / SIGTERM
@@ -60,7 +62,8 @@ class RunControl : public ipc::CommandHandler {
 };
 
 template <typename OnState>
-RunControl::Boundary RunControl::step_boundary(int64_t completed, OnState&& on_state) {
+RunControl::Boundary RunControl::step_boundary(int64_t completed, OnState&& on_state,
+                                              const std::function<void()>& while_paused) {
   std::unique_lock<std::mutex> lock(mutex_);
   completed_ = completed;
   in_step_ = false;
@@ -73,6 +76,11 @@ RunControl::Boundary RunControl::step_boundary(int64_t completed, OnState&& on_s
     while (pause_ && !stop_) {
       cv_.wait_for(lock, std::chrono::milliseconds(200));
       if (external_stop_ && external_stop_->load()) stop_ = true;
+      if (while_paused) {
+        lock.unlock();
+        while_paused();
+        lock.lock();
+      }
     }
     waited = true;
     if (!stop_) state_ = "running";

@@ -4,16 +4,28 @@
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <csignal>
-#include <fstream>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
 #include <iostream>
 #include <thread>
-#include <unistd.h>
 
 #include "ipc/trainer_endpoint.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
+#include "trainer/distributed.h"
 #include "trainer/evaluate.h"
 #include "trainer/pretrain.h"
 #include "trainer/runtime.h"
@@ -25,11 +37,113 @@ namespace {
 
 grpo::Trainer* g_trainer = nullptr;
 volatile std::sig_atomic_t g_signals = 0;
+std::vector<std::string> g_argv;  // this command line, for --nproc to start its ranks with
 
 // First Ctrl-C / SIGTERM: finish the step, checkpoint, exit. Second: leave at once.
 void on_signal(int sig) {
   if (++g_signals > 1) _exit(128 + sig);
   if (g_trainer) g_trainer->request_stop();
+}
+
+// --nproc: the local ranks this launcher started, and the signals it passes on to them.
+std::vector<pid_t> g_ranks;
+void forward_signal(int sig) {
+  for (pid_t p : g_ranks)
+    if (p > 0) ::kill(p, sig);
+}
+
+int free_local_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("--nproc: cannot find a free local port for the rendezvous");
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+// Starts `nproc` ranks of this same command on this machine, with the environment torchrun would give
+// them, and waits for them. Ctrl-C and SIGTERM are passed on. When a rank fails, the others are given
+// `grace` to notice and stop (rank 0 records why in the run); then they are terminated.
+int launch_local_ranks(int nproc, const std::string& name, std::chrono::seconds grace) {
+  std::vector<std::string> args;
+  for (size_t i = 0; i < g_argv.size(); ++i) {
+    if (g_argv[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (g_argv[i].rfind("--nproc=", 0) == 0) continue;
+    args.push_back(g_argv[i]);
+  }
+  bool has_name = false;
+  for (const auto& a : args) has_name |= a == "--name" || a.rfind("--name=", 0) == 0;
+  if (!has_name) args.insert(args.end(), {"--name", name});
+  const int port = free_local_port();
+  std::signal(SIGINT, forward_signal);
+  std::signal(SIGTERM, forward_signal);
+  for (int r = 0; r < nproc; ++r) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("--nproc: cannot start rank " + std::to_string(r));
+    if (pid == 0) {
+      // Its own process group, so that a terminal's Ctrl-C reaches it once (forwarded by this launcher);
+      // and it ends if the launcher dies.
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      ::setenv("RANK", std::to_string(r).c_str(), 1);
+      ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
+      ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+      ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      std::vector<char*> cargs;
+      for (auto& a : args) cargs.push_back(a.data());
+      cargs.push_back(nullptr);
+      ::execv("/proc/self/exe", cargs.data());
+      std::perror("grpo-train: exec");
+      _exit(127);
+    }
+    g_ranks.push_back(pid);
+  }
+  std::string pids;
+  for (pid_t p : g_ranks) pids += (pids.empty() ? "" : ", ") + std::to_string(p);
+  std::fprintf(stderr, "grpo-train: %d ranks on 127.0.0.1:%d (Gloo), pids %s\n", nproc, port, pids.c_str());
+
+  int failed_rank = -1, failed_status = 0, running = nproc;
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, failed_rank >= 0 ? WNOHANG : 0);
+    if (pid == 0 || (pid < 0 && errno == EINTR)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        for (pid_t p : g_ranks)
+          if (p > 0) ::kill(p, std::chrono::steady_clock::now() > deadline + std::chrono::seconds(5) ? SIGKILL : SIGTERM);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (pid < 0) break;
+    const auto it = std::find(g_ranks.begin(), g_ranks.end(), pid);
+    if (it == g_ranks.end()) continue;
+    const int r = static_cast<int>(it - g_ranks.begin());
+    *it = -1;
+    --running;
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok && failed_rank < 0) {
+      failed_rank = r;
+      failed_status = status;
+      std::fprintf(stderr, "grpo-train: rank %d of %d (pid %d) %s\n", r, nproc, pid, describe_exit(status).c_str());
+      deadline = std::chrono::steady_clock::now() + grace;
+    }
+  }
+  if (failed_rank < 0) return 0;
+  return WIFEXITED(failed_status) && WEXITSTATUS(failed_status) == 2 ? 2 : 1;
 }
 
 struct RunArgs {
@@ -45,6 +159,7 @@ struct RunArgs {
   std::string curve_keys;
   bool insecure = false;
   bool no_serve = false;
+  int nproc = 1;
 };
 
 // Reads a CURVE key file: {"server_public": Z85, "server_secret": Z85, "allowed_clients": [Z85, ...]}.
@@ -81,6 +196,25 @@ int cmd_run(const RunArgs& a) {
   grpo::validate_config(cfg);
 
   grpo::RunOptions opts;
+  opts.dist = grpo::DistEnv::from_environment();
+  if (a.nproc > 1) {
+    if (opts.dist.world > 1)
+      throw grpo::ConfigError("--nproc: WORLD_SIZE is already set (" + std::to_string(opts.dist.world) +
+                              "): this process is a rank of a launched run; drop --nproc");
+    const int64_t per = cfg.grpo.minibatches * a.nproc;
+    if (cfg.grpo.prompts_per_step % per != 0)
+      throw grpo::ConfigError("grpo.prompts_per_step: " + std::to_string(cfg.grpo.prompts_per_step) + " prompts cannot be split into " +
+                              std::to_string(cfg.grpo.minibatches) + " minibatches x " + std::to_string(a.nproc) +
+                              " ranks; make it a multiple of " + std::to_string(per));
+    std::string name = a.name;
+    if (name.empty()) {
+      char buf[32];
+      const std::time_t t = std::time(nullptr);
+      std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&t));
+      name = cfg.name + "-" + buf;
+    }
+    return launch_local_ranks(a.nproc, name, std::chrono::seconds(cfg.dist_timeout + 30));
+  }
   opts.runs_dir = a.runs_dir;
   opts.name = a.name;
   opts.resume = a.resume;
@@ -170,6 +304,7 @@ int cmd_eval(const EvalArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_argv.assign(argv, argv + argc);
   CLI::App app{"grpo-train: GRPO reinforcement learning for reasoning models (LibTorch).\n"
                "Runs headless and writes everything to runs/<name>/ (config.json, run.sqlite, checkpoints/, trainer.log)."};
   app.require_subcommand(1);
@@ -192,6 +327,10 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   run_cmd->add_flag("--insecure", run.insecure, "Allow a non-loopback --bind without CURVE");
   run_cmd->add_flag("--no-serve", run.no_serve, "Do not open the protocol's sockets");
+  run_cmd->add_option("--nproc", run.nproc,
+                      "Data-parallel ranks to start on this machine (Gloo); across machines, start one per process "
+                      "with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set (docs/distributed.md)")
+      ->check(CLI::Range(1, 4096));
 
   auto* keygen_cmd = app.add_subcommand("keygen", "Print a new CURVE key pair (Z85) as JSON, for --curve-keys and clients");
 
@@ -244,6 +383,9 @@ int main(int argc, char** argv) {
   } catch (const grpo::CheckpointError& e) {
     std::cerr << "grpo-train: error: " << e.what() << "\n";
     return 2;
+  } catch (const grpo::DistError& e) {
+    std::cerr << "grpo-train: failed: " << e.what() << "\n";
+    return 1;
   } catch (const c10::Error& e) {
     std::cerr << "grpo-train: failed: " << e.what_without_backtrace() << "\n";
     return 1;

@@ -9,8 +9,10 @@ namespace grpo {
 
 namespace {
 
-// Picks one token per row from logits (B, V).
-torch::Tensor pick(const torch::Tensor& logits, const SamplingOptions& opt, int64_t pad_id, at::Generator& gen) {
+// Picks one token per row from logits (B, V). `rows` (when defined) selects these rows' noise from a
+// larger batch's.
+torch::Tensor pick(const torch::Tensor& logits, const SamplingOptions& opt, int64_t pad_id, at::Generator& gen,
+                   int64_t batch_rows, const torch::Tensor& rows) {
   auto l = logits.clone();
   l.select(1, pad_id).fill_(-std::numeric_limits<float>::infinity());  // PAD is never generated
   if (opt.greedy) return l.argmax(-1);
@@ -21,7 +23,11 @@ torch::Tensor pick(const torch::Tensor& logits, const SamplingOptions& opt, int6
     sorted.masked_fill_((cum - sorted) > opt.top_p, 0.0);  // keep the smallest prefix reaching top_p
     probs = torch::zeros_like(probs).scatter_(-1, order, sorted);
   }
-  return at::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, gen).squeeze(1);  // (B)
+  // q ~ Exp(1) for every row of the whole batch; argmax(p / q) is a sample of p (what at::multinomial does
+  // for one sample without replacement, draw for draw).
+  auto q = torch::empty({batch_rows, probs.size(1)}, probs.options()).exponential_(1, gen);  // (B_all, V)
+  if (rows.defined()) q = q.index_select(0, rows);                                          // (B, V)
+  return (probs / q).argmax(-1);                                                             // (B)
 }
 
 }  // namespace
@@ -38,10 +44,15 @@ Rollout Rollout::slice(int64_t begin, int64_t count) const {
 }
 
 Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const SamplingOptions& opt,
-                 int64_t eos_id, int64_t pad_id, at::Generator& gen) {
+                 int64_t eos_id, int64_t pad_id, at::Generator& gen, const BatchRows& batch) {
   torch::NoGradGuard no_grad;
   const auto device = model->tok_emb->weight.device();
   const int64_t B = static_cast<int64_t>(prompts.size());
+  TORCH_CHECK(batch.batch_rows == 0 || static_cast<int64_t>(batch.rows.size()) == B,
+              "generate: BatchRows names ", batch.rows.size(), " rows for ", B, " prompts");
+  const int64_t batch_rows = batch.batch_rows > 0 ? batch.batch_rows : B;
+  const torch::Tensor noise_rows =
+      batch.batch_rows > 0 ? torch::tensor(batch.rows, torch::kLong).to(device) : torch::Tensor();
   int64_t P = 0;
   for (const auto& p : prompts) P = std::max<int64_t>(P, static_cast<int64_t>(p.size()));
   TORCH_CHECK(B > 0 && P > 0, "generate needs at least one non-empty prompt");
@@ -71,8 +82,10 @@ Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& pr
   auto finished = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
   auto lengths = torch::zeros({B}, torch::TensorOptions().dtype(torch::kLong).device(device));
   auto ones = torch::ones({B, 1}, torch::TensorOptions().dtype(torch::kBool).device(device));
+  int64_t steps = 0;
   for (int64_t t = 0; t < L; ++t) {
-    auto tok = pick(logits, opt, pad_id, gen);  // (B)
+    auto tok = pick(logits, opt, pad_id, gen, batch_rows, noise_rows);  // (B)
+    ++steps;
     tok = torch::where(finished, torch::full_like(tok, pad_id), tok);
     completion.select(1, t).copy_(tok);
     lengths += finished.logical_not().to(torch::kLong);
@@ -83,6 +96,7 @@ Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& pr
   }
 
   Rollout r;
+  r.decode_steps = opt.greedy ? 0 : steps;
   r.prompt = prompt;
   r.prompt_valid = valid;
   r.completion = completion;
@@ -95,6 +109,10 @@ Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& pr
     r.truncated.push_back(!fin_cpu[b].item<bool>());
   }
   return r;
+}
+
+void skip_sampling_noise(at::Generator& gen, int64_t steps, int64_t batch_rows, int64_t vocab) {
+  for (int64_t t = 0; t < steps; ++t) torch::empty({batch_rows, vocab}, torch::kFloat32).exponential_(1, gen);
 }
 
 TokenScores score_completions(Transformer& model, const Rollout& rollout, double temperature, bool with_entropy) {

@@ -27,13 +27,27 @@ struct Rollout {
   torch::Tensor completion_mask;  // (B, L) float: 1 on generated tokens, end-of-sequence included
   std::vector<int64_t> lengths;   // generated tokens per row
   std::vector<bool> truncated;    // cut at max_new_tokens without end-of-sequence
+  int64_t decode_steps = 0;       // sampling steps taken (each drew noise for the whole batch)
 
   int64_t rows() const { return prompt.size(0); }
   Rollout slice(int64_t begin, int64_t count) const;  // rows [begin, begin + count)
 };
 
+// Which rows of a larger batch (split across ranks) these prompts are. Sampling noise is drawn for the whole
+// batch and each row takes its own, so a row's tokens do not depend on how the batch was split.
+struct BatchRows {
+  int64_t batch_rows = 0;     // rows of the whole batch; 0: the prompts are the whole batch
+  std::vector<int64_t> rows;  // each prompt's row in the whole batch
+};
+
+// Samples with the Gumbel-max trick in its exponential form, argmax(p / q) with q ~ Exp(1): the draws
+// at::multinomial makes for one sample, so a whole batch samples exactly as it would with it.
 Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const SamplingOptions& opt,
-                 int64_t eos_id, int64_t pad_id, at::Generator& gen);
+                 int64_t eos_id, int64_t pad_id, at::Generator& gen, const BatchRows& batch = {});
+
+// Advances `gen` past `steps` sampling steps of a `batch_rows` x `vocab` batch, as generate() draws them:
+// a rank whose rows finished early catches up with the longest, so every rank's generator stays in step.
+void skip_sampling_noise(at::Generator& gen, int64_t steps, int64_t batch_rows, int64_t vocab);
 
 struct TokenScores {
   torch::Tensor logp;     // (B, L) log π(token) at the given temperature; differentiable if grad mode is on

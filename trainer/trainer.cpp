@@ -15,6 +15,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -195,6 +196,8 @@ struct Trainer::Impl {
   std::unique_ptr<ipc::RunStore> store;
   std::unique_ptr<RunControl> control;
   std::unique_ptr<ipc::TrainerEndpoint> endpoint;  // null when not serving
+  std::unique_ptr<Distributed> dist;               // the data-parallel group (a world of one: no-ops)
+  bool main = true;                                // rank 0: the only one that prints, writes and serves
   const std::atomic<bool>* stop_flag = nullptr;
   std::shared_ptr<spdlog::logger> log;
   int64_t step = 0;
@@ -208,6 +211,7 @@ struct Trainer::Impl {
   void emit_metrics(int64_t at_step, const std::map<std::string, double>& values);
   void emit_event(int64_t at_step, const std::string& kind, const json& data);
   void set_state(const std::string& state, const std::string& reason = "");
+  RunControl::Boundary sync_boundary();
   void apply_boundary(const RunControl::Boundary& b);
   void open_log();
   void load_reference();
@@ -269,10 +273,19 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
   s.tokenizer = std::make_unique<CharTokenizer>(builtin_alphabet());
   s.task = std::make_unique<ArithmeticTask>(s.cfg.task);
 
+  const int world = s.opts.dist.world;
+  if (world > 1 && s.cfg.grpo.prompts_per_step % (s.cfg.grpo.minibatches * world) != 0)
+    throw ConfigError("grpo.prompts_per_step: " + std::to_string(s.cfg.grpo.prompts_per_step) + " prompts cannot be split into " +
+                      std::to_string(s.cfg.grpo.minibatches) + " minibatches x " + std::to_string(world) +
+                      " ranks; make it a multiple of " + std::to_string(s.cfg.grpo.minibatches * world));
+
   if (s.opts.name.empty()) {
     if (s.opts.resume) throw ConfigError("--resume needs --name NAME: the run folder to continue");
     s.opts.name = s.cfg.name + "-" + timestamp();
   }
+  s.dist = std::make_unique<Distributed>(s.opts.dist, std::chrono::seconds(s.cfg.dist_timeout));
+  s.main = s.dist->is_main();
+  s.opts.name = s.dist->broadcast(s.opts.name);  // rank 0's timestamp names the run on every rank
   s.run_dir = fs::path(s.opts.runs_dir) / s.opts.name;
   s.run_dir_str = s.run_dir.string();
 
@@ -281,6 +294,8 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
   } else {
     s.setup_new_run();
   }
+  // Every rank starts from rank 0's weights (as DDP does), whatever its own init or file system held.
+  s.dist->broadcast_parameters(s.model->parameters());
 }
 
 Trainer::~Trainer() = default;
@@ -296,12 +311,14 @@ void Trainer::Impl::check_context() const {
 
 // Every record goes to the store first (the truth), then to subscribers with the seq the store gave it.
 void Trainer::Impl::emit_metrics(int64_t at_step, const std::map<std::string, double>& values) {
+  if (!store) return;  // ranks other than 0 record nothing
   const double t = unix_now();
   const int64_t seq = store->append_metrics(at_step, t, {values.begin(), values.end()});
   if (endpoint) endpoint->publish(ipc::protocol::kTopicMetrics, ipc::metrics_payload(opts.name, seq, at_step, t, values));
 }
 
 void Trainer::Impl::emit_event(int64_t at_step, const std::string& kind, const json& data) {
+  if (!store) return;
   ipc::EventRecord e{0, at_step, unix_now(), kind, data};
   e.seq = store->append_event(at_step, e.time, kind, data);
   if (endpoint) endpoint->publish(ipc::topic_of_event(kind), ipc::event_payload(opts.name, e));
@@ -312,7 +329,7 @@ void Trainer::Impl::set_state(const std::string& state, const std::string& reaso
   json data = {{"state", state}, {"step", step}};
   if (!reason.empty()) data["reason"] = reason;
   emit_event(step, "status", data);
-  if (state == "running" || state == "finished" || state == "failed" || state == "stopped")
+  if (store && (state == "running" || state == "finished" || state == "failed" || state == "stopped"))
     store->set_meta("state", state);
 }
 
@@ -320,7 +337,7 @@ void Trainer::Impl::set_state(const std::string& state, const std::string& reaso
 void Trainer::Impl::start_serving() {
   control = std::make_unique<RunControl>(cfg, opts.name, json{{"pid", static_cast<int64_t>(::getpid())}, {"run_dir", run_dir_str}},
                                          stop_flag);
-  if (opts.serve) {
+  if (opts.serve && main) {
     auto eo = opts.endpoint;
     eo.run_id = opts.name;
     eo.store_path = (run_dir / "run.sqlite").string();
@@ -335,6 +352,35 @@ void Trainer::Impl::start_serving() {
   log->sinks().push_back(std::make_shared<CallbackSink>([this](const std::string& line) {
     emit_event(step, "log", {{"level", "info"}, {"message", line}});
   }));
+}
+
+// The step boundary, the same on every rank: rank 0 waits out a pause (telling the others every 200 ms
+// that it is still there, so their collectives do not time out), then sends what to apply.
+RunControl::Boundary Trainer::Impl::sync_boundary() {
+  auto on_state = [&](const std::string& state) {
+    set_state(state);
+    log->info("{} at step {}", state == "paused" ? "paused" : "resumed", step);
+  };
+  if (dist->world() == 1) {
+    auto b = control->step_boundary(step, on_state);
+    b.stop = b.stop || stop_flag->load();
+    return b;
+  }
+  if (main) {
+    auto b = control->step_boundary(step, on_state, [&] { dist->broadcast(R"({"wait":true})"); });
+    b.stop = b.stop || stop_flag->load();
+    dist->broadcast(json{{"changed", b.changed}, {"config", b.config.has_value()}, {"stop", b.stop}}.dump());
+    return b;
+  }
+  for (;;) {
+    const json j = json::parse(dist->broadcast(""));
+    if (j.value("wait", false)) continue;
+    RunControl::Boundary b;
+    b.changed = j.at("changed");
+    if (j.at("config").get<bool>()) b.config = cfg;  // apply_boundary reads the changes, not this copy
+    b.stop = j.at("stop").get<bool>();
+    return b;  // checkpoints are rank 0's to write
+  }
 }
 
 // Applies what the protocol asked for at this step boundary: live hyperparameters, a checkpoint.
@@ -359,7 +405,8 @@ void Trainer::Impl::load_reference() {
 
 // Progress goes to the terminal and to <run>/trainer.log.
 void Trainer::Impl::open_log() {
-  log = std::make_shared<spdlog::logger>("grpo-" + opts.name);
+  log = std::make_shared<spdlog::logger>("grpo-" + opts.name + "-rank" + std::to_string(dist->rank()));
+  if (!main) return;  // rank 0 alone prints and writes
   log->sinks().push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir / "trainer.log").string()));
   if (opts.progress) log->sinks().push_back(std::make_shared<spdlog::sinks::stdout_sink_mt>());
   log->set_pattern("%v");
@@ -367,19 +414,19 @@ void Trainer::Impl::open_log() {
 }
 
 void Trainer::Impl::setup_new_run() {
-  if (fs::exists(run_dir))
+  if (main && fs::exists(run_dir))
     throw ConfigError("run folder '" + run_dir_str + "' already exists: pass --resume to continue it, or another --name");
   model = initial_model();  // may update cfg.model from the checkpoint
   check_context();
-  fs::create_directories(run_dir / "checkpoints");
-
+  if (main) fs::create_directories(run_dir / "checkpoints");
   open_log();
-
-  write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
-  store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
-  store->set_meta("run_id", opts.name);
-  store->set_meta("config", config_to_json(cfg).dump());
-  store->set_meta("created", std::to_string(unix_now()));
+  if (main) {
+    write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
+    store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
+    store->set_meta("run_id", opts.name);
+    store->set_meta("config", config_to_json(cfg).dump());
+    store->set_meta("created", std::to_string(unix_now()));
+  }
 
   if (cfg.grpo.beta > 0.0) {
     load_reference();
@@ -389,10 +436,12 @@ void Trainer::Impl::setup_new_run() {
   prompt_rng.seed(static_cast<uint64_t>(cfg.seed));
 
   start_serving();
-  emit_event(0, "start", {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()}});
-  log->info("run {} | {} | {:.3f}M parameters | {} steps of {} prompts x {} completions", run_dir_str,
+  emit_event(0, "start", {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()},
+                          {"world_size", dist->world()}});
+  log->info("run {} | {} | {:.3f}M parameters | {} steps of {} prompts x {} completions{}", run_dir_str,
             cfg.model.init.empty() ? "random init" : cfg.model.init, model->num_parameters() / 1e6, cfg.max_steps,
-            cfg.grpo.prompts_per_step, cfg.grpo.group_size);
+            cfg.grpo.prompts_per_step, cfg.grpo.group_size,
+            dist->world() > 1 ? " | " + std::to_string(dist->world()) + " ranks (Gloo)" : std::string());
 }
 
 void Trainer::Impl::setup_resumed_run() {
@@ -418,11 +467,14 @@ void Trainer::Impl::setup_resumed_run() {
     load_reference();
   }
 
-  write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
-  store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
-  const int64_t recorded = store->last_step();
-  store->truncate_after_step(step);
-  store->set_meta("config", config_to_json(cfg).dump());
+  int64_t recorded = step;
+  if (main) {
+    write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
+    store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
+    recorded = store->last_step();
+    store->truncate_after_step(step);
+    store->set_meta("config", config_to_json(cfg).dump());
+  }
   start_serving();
   emit_event(step, "resume",
              {{"checkpoint", *latest}, {"from_step", step}, {"discarded_steps", std::max<int64_t>(0, recorded - step)}});
@@ -433,7 +485,9 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
   const auto t_step = Clock::now();
   const auto& g = cfg.grpo;
   const int64_t G = g.group_size;
+  const int W = dist->world();
   ++step;
+  dist->mark_progress(step);
   const double lr = learning_rate_at(cfg.optim, step, cfg.max_steps);
   set_learning_rate(*optimizer, lr);
   model->train();
@@ -443,23 +497,42 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
   so.top_p = cfg.sampling.top_p;
   so.max_new_tokens = cfg.sampling.max_new_tokens;
 
-  // 1. Rollout: G completions for each of P prompts, all rows decoded together.
+  // This rank's share of each batch of P prompts: of each minibatch's groups, the rank-th of W equal parts,
+  // so the ranks together train on exactly the minibatches one process would (one process: all of them).
+  std::vector<int64_t> mine;
+  for (int64_t k = 0; k < g.minibatches; ++k) {
+    const int64_t lo = g.prompts_per_step * k / g.minibatches, n = g.prompts_per_step * (k + 1) / g.minibatches - lo;
+    for (int64_t j = lo + n * dist->rank() / W; j < lo + n * (dist->rank() + 1) / W; ++j) mine.push_back(j);
+  }
+  const int64_t quota = static_cast<int64_t>(mine.size());
+
+  // 1. Rollout: G completions for each of this rank's prompts, all rows decoded together. Every rank draws
+  //    all P prompts and the whole batch's sampling noise, so prompt stream and generator stay in step.
   //    With dynamic sampling, groups whose rewards all agree are dropped and more prompts are drawn.
   const auto t_gen = Clock::now();
   std::vector<Problem> problems;
   std::vector<RewardBreakdown> scores;
   Rollout rollout;
-  double frac_zero_std_first = 0.0;
-  int64_t generated = 0, sampled_groups = 0;
+  int64_t zero_std_first = 0, generated = 0, sampled_groups = 0;
   for (int64_t batch = 0; batch < (g.dynamic_sampling ? g.dynamic_sampling_max_batches : 1); ++batch) {
+    std::vector<Problem> all_problems;
+    for (int64_t p = 0; p < g.prompts_per_step; ++p) all_problems.push_back(task->sample(prompt_rng));
     std::vector<Problem> batch_problems;
     std::vector<std::vector<int64_t>> rows;
-    for (int64_t p = 0; p < g.prompts_per_step; ++p) {
-      batch_problems.push_back(task->sample(prompt_rng));
+    BatchRows noise;
+    if (W > 1) noise.batch_rows = g.prompts_per_step * G;
+    for (int64_t j : mine) {
+      batch_problems.push_back(all_problems[static_cast<size_t>(j)]);
       const auto ids = tokenizer->encode(batch_problems.back().prompt);
-      for (int64_t i = 0; i < G; ++i) rows.push_back(ids);
+      for (int64_t i = 0; i < G; ++i) rows.push_back(ids), noise.rows.push_back(j * G + i);
     }
-    Rollout r = generate(model, rows, so, tokenizer->eos_id(), tokenizer->pad_id(), gen);
+    Rollout r = generate(model, rows, so, tokenizer->eos_id(), tokenizer->pad_id(), gen, noise);
+    if (W > 1) {  // catch up with the rank whose rows ran longest
+      std::vector<double> longest{static_cast<double>(r.decode_steps)};
+      dist->all_reduce(longest, Distributed::Reduce::kMax);
+      skip_sampling_noise(gen, static_cast<int64_t>(longest[0]) - r.decode_steps, noise.batch_rows,
+                          model->options().vocab_size);
+    }
     std::vector<RewardBreakdown> batch_scores;
     for (int64_t b = 0; b < r.rows(); ++b) {
       const int64_t n = r.lengths[static_cast<size_t>(b)];
@@ -470,17 +543,16 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
                                               r.truncated[static_cast<size_t>(b)], so.max_new_tokens,
                                               /*grammar_ok=*/task->parse(text).well_formed));
     }
-    sampled_groups += g.prompts_per_step;
+    sampled_groups += quota;
     // Keep the groups whose rewards differ (all of them without dynamic sampling).
     std::vector<int64_t> keep_rows;
-    int64_t zero_std = 0;
-    for (int64_t p = 0; p < g.prompts_per_step; ++p) {
+    for (int64_t p = 0; p < quota; ++p) {
       bool spread = false;
       for (int64_t i = 1; i < G; ++i)
         spread |= batch_scores[static_cast<size_t>(p * G + i)].total != batch_scores[static_cast<size_t>(p * G)].total;
-      zero_std += spread ? 0 : 1;
+      if (batch == 0) zero_std_first += spread ? 0 : 1;
       if (spread || !g.dynamic_sampling) {
-        if (static_cast<int64_t>(problems.size()) >= g.prompts_per_step) break;
+        if (static_cast<int64_t>(problems.size()) >= quota) break;
         problems.push_back(batch_problems[static_cast<size_t>(p)]);
         for (int64_t i = 0; i < G; ++i) {
           keep_rows.push_back(p * G + i);
@@ -488,17 +560,20 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
         }
       }
     }
-    if (batch == 0) frac_zero_std_first = static_cast<double>(zero_std) / static_cast<double>(g.prompts_per_step);
     if (!keep_rows.empty()) {
       Rollout kept = static_cast<int64_t>(keep_rows.size()) == r.rows() ? r : select_rows(r, keep_rows);
       rollout = rollout.prompt.defined() ? concat(rollout, kept, tokenizer->pad_id()) : kept;
     }
-    if (static_cast<int64_t>(problems.size()) >= g.prompts_per_step) break;
+    std::vector<double> short_of{static_cast<double>(static_cast<int64_t>(problems.size()) < quota)};
+    dist->all_reduce(short_of, Distributed::Reduce::kMax);  // go on while any rank still lacks groups
+    if (short_of[0] == 0) break;
   }
   const double gen_seconds = seconds_since(t_gen);
-  tokens_total += generated;
   const int64_t groups = static_cast<int64_t>(problems.size());
   const int64_t B = groups * G;
+  std::vector<double> all_groups{static_cast<double>(groups)};
+  dist->all_reduce(all_groups, Distributed::Reduce::kSum);
+  const bool any_groups = all_groups[0] > 0;
 
   // 2. Advantages per group: A = (r − mean) / (std + ε), shared by every token of a completion.
   torch::Tensor rewards = torch::zeros({std::max<int64_t>(groups, 1), G}, torch::kFloat32);
@@ -518,7 +593,8 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
   }
   const double score_seconds = seconds_since(t_score);
 
-  // 4. Policy update: mu passes, each split into minibatches of whole groups.
+  // 4. Policy update: mu passes, each split into minibatches of whole groups. Across ranks, each
+  //    minibatch's loss is this rank's share of the whole minibatch's mean, and gradients are summed.
   const auto t_train = Clock::now();
   LossOptions lo;
   lo.epsilon_low = g.epsilon_low;
@@ -528,96 +604,160 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
   double loss_sum = 0, kl_sum = 0, clip_low = 0, clip_high = 0, clip_region = 0, grad_norm_sum = 0;
   double entropy_sum = 0, entropy_tokens = 0, token_weight = 0;
   int64_t updates = 0, trained_tokens = 0;
+  std::vector<double> update_loss, update_tokens;  // data-parallel: each update's share of the loss, whole tokens
   torch::Tensor logp_before = old_is_current && groups > 0 ? torch::zeros_like(rollout.completion_mask) : old_logp;
-  const int64_t minibatches = std::min(g.minibatches, std::max<int64_t>(groups, 1));
-  for (int64_t pass = 0; pass < g.mu && groups > 0; ++pass) {
+  const int64_t minibatches = W > 1 ? g.minibatches : std::min(g.minibatches, std::max<int64_t>(groups, 1));
+  for (int64_t pass = 0; pass < g.mu && any_groups; ++pass) {
     for (int64_t mb = 0; mb < minibatches; ++mb) {
       const int64_t g0 = groups * mb / minibatches, g1 = groups * (mb + 1) / minibatches;
-      if (g1 == g0) continue;
+      if (g1 == g0 && W == 1) continue;
       const int64_t r0 = g0 * G, rn = (g1 - g0) * G;
-      const Rollout sub = rollout.slice(r0, rn);
-      const TokenScores ts = score_completions(model, sub, so.temperature, /*with_entropy=*/pass == 0);
-      torch::Tensor old = old_is_current ? ts.logp.detach() : old_logp.narrow(0, r0, rn);
-      torch::Tensor ref = ref_logp.defined() ? ref_logp.narrow(0, r0, rn) : torch::Tensor();
-      const LossResult res = grpo_loss(ts.logp, old, ref, advantages.narrow(0, r0, rn), sub.completion_mask, lo);
       optimizer->zero_grad();
-      res.loss.backward();
+      std::optional<LossResult> res;
+      double ntok = 0;
+      if (rn > 0) {
+        const Rollout sub = rollout.slice(r0, rn);
+        const TokenScores ts = score_completions(model, sub, so.temperature, /*with_entropy=*/pass == 0);
+        torch::Tensor old = old_is_current ? ts.logp.detach() : old_logp.narrow(0, r0, rn);
+        torch::Tensor ref = ref_logp.defined() ? ref_logp.narrow(0, r0, rn) : torch::Tensor();
+        res = grpo_loss(ts.logp, old, ref, advantages.narrow(0, r0, rn), sub.completion_mask, lo);
+        ntok = sub.completion_mask.sum().item<double>();
+        trained_tokens += static_cast<int64_t>(ntok) + sub.prompt_valid.sum().item<int64_t>();
+        if (pass == 0) {
+          entropy_sum += (ts.entropy * sub.completion_mask).sum().item<double>();
+          entropy_tokens += ntok;
+          if (old_is_current) logp_before.narrow(0, r0, rn).copy_(ts.logp.detach());
+        }
+      }
+      if (W > 1) {
+        // This rank's loss is a mean over its own rows (or tokens); weigh it by its share of the whole.
+        std::vector<double> whole{static_cast<double>(rn), ntok};
+        dist->all_reduce(whole, Distributed::Reduce::kSum);
+        const double share = lo.agg == LossAggregation::kTokenMean ? (whole[1] > 0 ? ntok / whole[1] : 0.0)
+                                                                   : (whole[0] > 0 ? rn / whole[0] : 0.0);
+        if (res) (res->loss * share).backward();
+        dist->all_reduce_gradients(model->parameters());
+        update_loss.push_back(res ? res->loss.item<double>() * share : 0.0);  // summed over ranks below
+        update_tokens.push_back(whole[1]);
+      } else {
+        res->loss.backward();
+      }
       const double max_norm = cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
       grad_norm_sum += torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
       optimizer->step();
       ++updates;
-
-      const double ntok = sub.completion_mask.sum().item<double>();
-      trained_tokens += static_cast<int64_t>(ntok) + sub.prompt_valid.sum().item<int64_t>();
-      token_weight += ntok;
-      loss_sum += res.loss.item<double>() * ntok;
-      kl_sum += res.kl_mean * ntok;
-      clip_low += res.clip_low * ntok;
-      clip_high += res.clip_high * ntok;
-      clip_region += res.clip_region * ntok;
-      if (pass == 0) {
-        entropy_sum += (ts.entropy * sub.completion_mask).sum().item<double>();
-        entropy_tokens += ntok;
-        if (old_is_current) logp_before.narrow(0, r0, rn).copy_(ts.logp.detach());
+      if (res) {
+        token_weight += ntok;
+        loss_sum += res->loss.item<double>() * ntok;
+        kl_sum += res->kl_mean * ntok;
+        clip_low += res->clip_low * ntok;
+        clip_high += res->clip_high * ntok;
+        clip_region += res->clip_region * ntok;
       }
     }
   }
   const double train_seconds = seconds_since(t_train);
 
-  // 5. Metrics (names follow TRL's GRPOTrainer where one exists) and samples.
-  std::map<std::string, double> m;
-  std::vector<double> total, acc, fmt, lens, verified_all, verified_correct, verified_wrong;
-  std::map<std::string, std::vector<double>> parts;
-  int64_t clipped = 0;
+  // 5. Metrics (names follow TRL's GRPOTrainer where one exists): sums and counts over this rank's
+  //    completions, summed over the ranks; extremes reduced likewise.
+  std::map<std::string, std::pair<double, double>> mean;  // name -> (sum, count)
+  const std::vector<std::string> mean_names = {
+      "reward", "reward_std", "accuracy", "format_rate", "completions/mean_length", "completions/clipped_ratio",
+      "self_verification/rate", "self_verification/rate_correct", "self_verification/rate_wrong", "loss", "kl",
+      "entropy", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"};
+  for (const auto& n : mean_names) mean[n] = {0.0, 0.0};
+  std::vector<std::string> part_names = {"accuracy", "format"};
+  if (cfg.rewards.overlong != 0.0) part_names.push_back("overlong");
+  for (const auto& k : part_names) mean["reward/" + k + "/mean"] = {0.0, 0.0};
+  auto add = [&](const std::string& name, double value, double weight = 1.0) {
+    mean[name].first += value * weight;
+    mean[name].second += weight;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> lowest = {inf, inf}, highest = {-inf, -inf};  // reward, length
   for (int64_t b = 0; b < B; ++b) {
     const auto& s = scores[static_cast<size_t>(b)];
-    total.push_back(s.total);
-    acc.push_back(s.correct);
-    fmt.push_back(s.well_formed);
-    lens.push_back(static_cast<double>(rollout.lengths[static_cast<size_t>(b)]));
-    clipped += rollout.truncated[static_cast<size_t>(b)] ? 1 : 0;
-    verified_all.push_back(s.verified);
-    (s.correct ? verified_correct : verified_wrong).push_back(s.verified);
-    for (const auto& [k, v] : s.parts) parts[k].push_back(v);
+    const double len = static_cast<double>(rollout.lengths[static_cast<size_t>(b)]);
+    add("reward", s.total);
+    add("accuracy", s.correct);
+    add("format_rate", s.well_formed);
+    add("completions/mean_length", len);
+    add("completions/clipped_ratio", rollout.truncated[static_cast<size_t>(b)] ? 1.0 : 0.0);
+    add("self_verification/rate", s.verified);
+    add(s.correct ? "self_verification/rate_correct" : "self_verification/rate_wrong", s.verified);
+    for (const auto& k : part_names) add("reward/" + k + "/mean", s.parts.count(k) ? s.parts.at(k) : 0.0);
+    lowest[0] = std::min(lowest[0], s.total), highest[0] = std::max(highest[0], s.total);
+    lowest[1] = std::min(lowest[1], len), highest[1] = std::max(highest[1], len);
   }
+  if (groups > 0) {
+    const auto stds = rewards.std(1, /*unbiased=*/true);
+    for (int64_t i = 0; i < groups; ++i) add("reward_std", stds[i].item<double>());
+  }
+  mean["loss"] = {loss_sum, token_weight};
+  mean["kl"] = {kl_sum, token_weight};
+  mean["clip_ratio/low_mean"] = {clip_low, token_weight};
+  mean["clip_ratio/high_mean"] = {clip_high, token_weight};
+  mean["clip_ratio/region_mean"] = {clip_region, token_weight};
+  mean["entropy"] = {entropy_sum, entropy_tokens};
+  // Counts and the slowest rank's times go in the same reductions; so do the values every rank must
+  // agree on (a disagreement is a bug, reported rather than averaged away).
+  std::vector<double> sums = {static_cast<double>(zero_std_first), static_cast<double>(sampled_groups),
+                              static_cast<double>(generated), static_cast<double>(trained_tokens)};
+  for (const auto& [name, sc] : mean) sums.push_back(sc.first), sums.push_back(sc.second);
+  sums.insert(sums.end(), update_loss.begin(), update_loss.end());
+  const std::vector<double> agreed = {static_cast<double>(step), lr, so.temperature, g.beta};
+  std::vector<double> mins = lowest, maxs = highest;
+  mins.insert(mins.end(), agreed.begin(), agreed.end());
+  maxs.insert(maxs.end(), agreed.begin(), agreed.end());
+  for (double t : {gen_seconds, score_seconds, train_seconds}) maxs.push_back(t);
+  dist->all_reduce(sums, Distributed::Reduce::kSum);
+  dist->all_reduce(mins, Distributed::Reduce::kMin);
+  dist->all_reduce(maxs, Distributed::Reduce::kMax);
+  static const char* kAgreed[] = {"step", "learning rate", "temperature", "beta"};
+  for (size_t i = 0; i < agreed.size(); ++i)
+    if (mins[2 + i] != maxs[2 + i])
+      throw DistError("ranks disagree on the " + std::string(kAgreed[i]) + " at step " + std::to_string(step) + ": " +
+                      std::to_string(mins[2 + i]) + " vs " + std::to_string(maxs[2 + i]));
+
+  std::map<std::string, double> m;
   const double nan = std::nan("");
-  m["reward"] = mean_of(total);
-  m["reward_std"] = groups > 0 ? rewards.std(1, /*unbiased=*/true).mean().item<double>() : nan;
-  m["reward/min"] = total.empty() ? nan : *std::min_element(total.begin(), total.end());
-  m["reward/max"] = total.empty() ? nan : *std::max_element(total.begin(), total.end());
-  for (const auto& [k, v] : parts) m["reward/" + k + "/mean"] = mean_of(v);
-  m["accuracy"] = mean_of(acc);
-  m["format_rate"] = mean_of(fmt);
-  m["completions/mean_length"] = mean_of(lens);
-  m["completions/min_length"] = lens.empty() ? nan : *std::min_element(lens.begin(), lens.end());
-  m["completions/max_length"] = lens.empty() ? nan : *std::max_element(lens.begin(), lens.end());
-  m["completions/clipped_ratio"] = B > 0 ? static_cast<double>(clipped) / static_cast<double>(B) : nan;
-  m["frac_reward_zero_std"] = frac_zero_std_first;
-  m["groups/trained"] = static_cast<double>(groups);
-  m["groups/sampled"] = static_cast<double>(sampled_groups);
-  m["self_verification/rate"] = mean_of(verified_all);
-  m["self_verification/rate_correct"] = mean_of(verified_correct);
-  m["self_verification/rate_wrong"] = mean_of(verified_wrong);
-  m["loss"] = token_weight > 0 ? loss_sum / token_weight : nan;
-  m["kl"] = token_weight > 0 ? kl_sum / token_weight : nan;
-  m["entropy"] = entropy_tokens > 0 ? entropy_sum / entropy_tokens : nan;
-  m["clip_ratio/low_mean"] = token_weight > 0 ? clip_low / token_weight : nan;
-  m["clip_ratio/high_mean"] = token_weight > 0 ? clip_high / token_weight : nan;
-  m["clip_ratio/region_mean"] = token_weight > 0 ? clip_region / token_weight : nan;
-  m["grad_norm"] = updates > 0 ? grad_norm_sum / static_cast<double>(updates) : nan;
+  size_t at = 4;
+  for (const auto& [name, sc] : mean) {
+    (void)sc;
+    m[name] = sums[at + 1] > 0 ? sums[at] / sums[at + 1] : nan;
+    at += 2;
+  }
+  if (W > 1) {  // the loss as one process reports it: each update's whole loss, weighted by its tokens
+    double weighted = 0, tokens = 0;
+    for (size_t u = 0; u < update_tokens.size(); ++u) weighted += sums[at + u] * update_tokens[u], tokens += update_tokens[u];
+    m["loss"] = tokens > 0 ? weighted / tokens : nan;
+  }
+  const double all_generated = sums[2];
+  const double slowest_gen = maxs[6], slowest_score = maxs[7], slowest_train = maxs[8];
+  tokens_total += static_cast<int64_t>(all_generated);
+  m["reward/min"] = std::isfinite(mins[0]) ? mins[0] : nan;
+  m["reward/max"] = std::isfinite(maxs[0]) ? maxs[0] : nan;
+  m["completions/min_length"] = std::isfinite(mins[1]) ? mins[1] : nan;
+  m["completions/max_length"] = std::isfinite(maxs[1]) ? maxs[1] : nan;
+  m["frac_reward_zero_std"] = sums[0] / static_cast<double>(g.prompts_per_step);
+  m["groups/trained"] = all_groups[0];
+  m["groups/sampled"] = sums[1];
+  m["grad_norm"] = updates > 0 ? grad_norm_sum / static_cast<double>(updates) : nan;  // the same on every rank
   m["learning_rate"] = lr;
   m["sampling/temperature"] = so.temperature;
   m["grpo/beta"] = g.beta;
-  m["tokens/generated"] = static_cast<double>(generated);
+  m["tokens/generated"] = all_generated;
   m["tokens/total"] = static_cast<double>(tokens_total);
-  m["time/generation"] = gen_seconds;
-  m["time/scoring"] = score_seconds;
-  m["time/training"] = train_seconds;
-  m["tokens_per_sec/generation"] = gen_seconds > 0 ? static_cast<double>(generated) / gen_seconds : nan;
-  m["tokens_per_sec/training"] = train_seconds > 0 ? static_cast<double>(trained_tokens) / train_seconds : nan;
+  m["time/generation"] = slowest_gen;
+  m["time/scoring"] = slowest_score;
+  m["time/training"] = slowest_train;
+  m["tokens_per_sec/generation"] = slowest_gen > 0 ? all_generated / slowest_gen : nan;
+  m["tokens_per_sec/training"] = slowest_train > 0 ? sums[3] / slowest_train : nan;
+  if (W > 1) m["dist/world_size"] = W;
 
   const auto t_rec = Clock::now();
-  record_samples(problems, rollout, logp_before, ref_logp, scores, advantages, std::min(groups, cfg.sample_prompts));
+  const int64_t record = std::min(groups, (cfg.sample_prompts + W - 1) / W);  // every rank's first groups
+  record_samples(problems, rollout, logp_before, ref_logp, scores, advantages, record);
   m["time/recording"] = seconds_since(t_rec);
   m["time/step"] = seconds_since(t_step);
   emit_metrics(step, m);
@@ -625,18 +765,20 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
 }
 
 // Stores every completion of the first `groups` groups with per-token arrays. log π_θ and the entropy are
-// taken after this step's update, so the trace inspector shows where the policy moved.
+// taken after this step's update, so the trace inspector shows where the policy moved. In a data-parallel
+// run every rank sends its first groups to rank 0, which numbers them in rank order and stores them.
 void Trainer::Impl::record_samples(const std::vector<Problem>& problems, const Rollout& rollout,
                                    const torch::Tensor& old_logp, const torch::Tensor& ref_logp,
                                    const std::vector<RewardBreakdown>& scores, const torch::Tensor& advantages,
                                    int64_t groups) {
-  if (groups <= 0) return;
-  const int64_t G = cfg.grpo.group_size, rows = groups * G;
+  const int64_t G = cfg.grpo.group_size, rows = std::max<int64_t>(groups, 0) * G;
   torch::NoGradGuard no_grad;
-  const Rollout sub = rollout.slice(0, rows);
-  const TokenScores now = score_completions(model, sub, cfg.sampling.temperature, /*with_entropy=*/true);
-  const torch::Tensor kl = ref_logp.defined() ? k3_kl(now.logp, ref_logp.narrow(0, 0, rows)) : torch::zeros_like(now.logp);
   std::vector<ipc::SampleRecord> out;
+  const Rollout sub = rows > 0 ? rollout.slice(0, rows) : Rollout();
+  const TokenScores now = rows > 0 ? score_completions(model, sub, cfg.sampling.temperature, /*with_entropy=*/true) : TokenScores();
+  const torch::Tensor kl = rows == 0             ? torch::Tensor()
+                           : ref_logp.defined() ? k3_kl(now.logp, ref_logp.narrow(0, 0, rows))
+                                                : torch::zeros_like(now.logp);
   for (int64_t b = 0; b < rows; ++b) {
     const auto& s = scores[static_cast<size_t>(b)];
     const int64_t n = rollout.lengths[static_cast<size_t>(b)];
@@ -670,6 +812,24 @@ void Trainer::Impl::record_samples(const std::vector<Problem>& problems, const R
     r.kl = row_to_vector<float>(kl, b, n);
     out.push_back(std::move(r));
   }
+  if (dist->world() > 1) {
+    const auto parts = dist->all_gather(ipc::samples_payload(opts.name, 0, step, 0, out)["samples"].dump());
+    if (!main) return;
+    out.clear();
+    int64_t group_base = 0;
+    for (const auto& part : parts) {
+      int64_t part_groups = 0;
+      for (const auto& j : json::parse(part)) {
+        ipc::SampleRecord r = ipc::sample_from_json(j);
+        r.step = step;
+        part_groups = std::max(part_groups, r.group + 1);
+        r.group += group_base;
+        out.push_back(std::move(r));
+      }
+      group_base += part_groups;
+    }
+  }
+  if (!store || out.empty()) return;
   const double t = unix_now();
   const int64_t seq = store->append_samples(step, out);
   if (endpoint) endpoint->publish(ipc::protocol::kTopicSamples, ipc::samples_payload(opts.name, seq, step, t, out));
@@ -733,6 +893,7 @@ std::map<std::string, double> Trainer::step() {
   const auto t0 = Clock::now();
   auto m = s.grpo_step();
   ++s.steps_this_session;
+  if (!s.main) return m;  // rank 0 alone prints, evaluates and checkpoints
   if (s.opts.progress || s.log) s.print_progress(m, seconds_since(t0));
   if (s.cfg.eval_every > 0 && (s.step % s.cfg.eval_every == 0 || s.step == s.cfg.max_steps)) s.held_out_eval();
   if (s.cfg.checkpoint_every > 0 && s.step % s.cfg.checkpoint_every == 0 && s.step < s.cfg.max_steps) s.checkpoint();
@@ -745,22 +906,21 @@ void Trainer::train() {
   s.steps_this_session = 0;
   try {
     s.set_state("running");
-    if (s.step == 0 && s.cfg.eval_every > 0) s.held_out_eval();  // the starting point of every eval/* curve
+    if (s.main && s.step == 0 && s.cfg.eval_every > 0) s.held_out_eval();  // the start of every eval/* curve
     bool stopped = false;
     while (s.step < s.cfg.max_steps) {
-      // Step boundary: wait here while paused; apply live changes, checkpoints and stop requests.
-      const auto boundary = s.control->step_boundary(s.step, [&](const std::string& state) {
-        s.set_state(state);
-        s.log->info("{} at step {}", state == "paused" ? "paused" : "resumed", s.step);
-      });
+      // Step boundary: wait here while paused; apply live changes, checkpoints and stop requests (rank 0
+      // receives them and every rank applies them here, before the same step).
+      const auto boundary = s.sync_boundary();
       s.apply_boundary(boundary);
-      if (boundary.stop || stop_requested_) {
+      if (boundary.stop) {
         stopped = true;
         break;
       }
       s.control->begin_step();
       step();
     }
+    if (!s.main) return;  // rank 0 writes the final checkpoint
     stopped |= stop_requested_.load();
     s.set_state("stopping");
     const std::string path = s.checkpoint();

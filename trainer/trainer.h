@@ -11,6 +11,7 @@
 
 #include "ipc/trainer_endpoint.h"
 #include "trainer/config.h"
+#include "trainer/distributed.h"
 
 namespace grpo {
 
@@ -21,6 +22,7 @@ struct RunOptions {
   bool progress = true;           // print a progress line per step
   bool serve = true;              // bind the protocol's sockets (docs/protocol.md) and write endpoints.json
   ipc::EndpointOptions endpoint;  // where and how to bind them (loopback, any free port, by default)
+  DistEnv dist;                   // this process's rank in a data-parallel run (a world of one by default)
 };
 
 class Trainer {
@@ -31,7 +33,8 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  // Trains until max_steps or until stop is requested; writes a final checkpoint either way.
+  // Trains until max_steps or until stop is requested; writes a final checkpoint either way. In a
+  // data-parallel run every rank calls it; rank 0 alone writes the run folder and serves the protocol.
   void train();
   // One GRPO step; returns its metrics (name -> value).
   std::map<std::string, double> step();

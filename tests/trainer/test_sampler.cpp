@@ -1,5 +1,6 @@
 // Rollouts: rows stop at end-of-sequence, masks and lengths agree, PAD is never generated, a fixed
-// generator reproduces a batch, and a vanishing top-p equals greedy decoding.
+// generator reproduces a batch, a batch split in parts (as across ranks) samples the same rows, sampling
+// draws exactly what at::multinomial draws, and a vanishing top-p equals greedy decoding.
 #include <ATen/CPUGeneratorImpl.h>
 #include <QtTest>
 #include <torch/torch.h>
@@ -46,6 +47,49 @@ class TestSampler : public QObject {
     // left padding: row 1's single prompt token sits at the last column
     QCOMPARE(r.prompt_valid[1].sum().item<int64_t>(), int64_t{1});
     QCOMPARE(r.prompt[1][2].item<int64_t>(), int64_t{4});
+  }
+
+  void sampling_draws_what_multinomial_draws() {
+    // argmax(p / q), q ~ Exp(1), consumes the generator exactly as at::multinomial's one-sample path.
+    torch::manual_seed(3);
+    auto probs = torch::softmax(torch::randn({6, 9}), -1);
+    auto g1 = at::make_generator<at::CPUGeneratorImpl>(42);
+    auto g2 = at::make_generator<at::CPUGeneratorImpl>(42);
+    for (int i = 0; i < 5; ++i) {
+      auto a = at::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, g1).squeeze(1);
+      auto q = torch::empty({6, 9}).exponential_(1, g2);
+      QVERIFY(torch::equal(a, (probs / q).argmax(-1)));
+    }
+  }
+
+  void split_batch_samples_the_same_rows() {
+    // The whole batch at once, or its rows {0, 2} and {1, 3} apart (two ranks), each drawing the whole
+    // batch's noise: the same completions, and after skipping to the longest part, the same generator.
+    auto model = tiny_model();
+    SamplingOptions so;
+    so.max_new_tokens = 20;
+    so.temperature = 2.0;
+    auto g_all = at::make_generator<at::CPUGeneratorImpl>(11);
+    const auto all = generate(model, prompts(), so, 1, 0, g_all);
+    const auto p = prompts();
+    std::vector<Rollout> parts;
+    std::vector<at::Generator> gens;
+    for (std::vector<int64_t> rows : {std::vector<int64_t>{0, 2}, std::vector<int64_t>{1, 3}}) {
+      gens.push_back(at::make_generator<at::CPUGeneratorImpl>(11));
+      parts.push_back(generate(model, {p[rows[0]], p[rows[1]]}, so, 1, 0, gens.back(), BatchRows{4, rows}));
+    }
+    QCOMPARE(std::max(parts[0].decode_steps, parts[1].decode_steps), all.decode_steps);
+    for (int part = 0; part < 2; ++part)
+      for (int i = 0; i < 2; ++i) {
+        const int64_t row = part + 2 * i;
+        const int64_t n = all.lengths[static_cast<size_t>(row)];
+        QCOMPARE(parts[part].lengths[static_cast<size_t>(i)], n);
+        QVERIFY(torch::equal(parts[part].completion[i].narrow(0, 0, n), all.completion[row].narrow(0, 0, n)));
+      }
+    for (int part = 0; part < 2; ++part) {
+      skip_sampling_noise(gens[part], all.decode_steps - parts[part].decode_steps, 4, 8);
+      QVERIFY(torch::equal(gens[part].get_state(), g_all.get_state()));
+    }
   }
 
   void same_generator_state_same_batch() {

@@ -1,0 +1,178 @@
+// Data-parallel grpo-train (--nproc, Gloo ranks on CPU) against one process: 2 ranks with half the batch
+// each train to the same parameters and log the same rewards as 1 rank with the whole batch; a paused
+// 2-rank run stays paused on both ranks past the collective time-out and a `set` of lr lands on both at
+// the same step; a killed rank ends the run with an error naming it, and the last checkpoint loads.
+#include <QtTest>
+#include <signal.h>
+
+#include "ipc/client.h"
+#include "ipc/run_store.h"
+#include "trainer/checkpoint.h"
+#include "trainer/trainer.h"
+
+namespace {
+
+// The demo's base model with small batches: rewards vary, so the gradients are real.
+QStringList demo_small(int steps) {
+  return {"--set", "max_steps=" + QString::number(steps), "--set", "grpo.prompts_per_step=8", "--set",
+          "grpo.group_size=4", "--set", "sample_prompts=4", "--set", "eval_every=0", "--set", "threads=1"};
+}
+
+// A random tiny model, fast steps: for the control and failure tests.
+QStringList tiny() {
+  return {"--set", "model.init=", "--set", "model.d_model=32", "--set", "model.n_layers=1", "--set", "model.mlp_hidden=32",
+          "--set", "grpo.prompts_per_step=4", "--set", "grpo.group_size=2", "--set", "sample_prompts=2", "--set",
+          "sampling.max_new_tokens=24", "--set", "eval_every=0", "--set", "threads=1", "--set", "dist_timeout=3"};
+}
+
+int run_to_end(const QStringList& args, const QString& cwd, QString* err = nullptr) {
+  QProcess p;
+  p.setWorkingDirectory(cwd);
+  p.start(GRPO_TRAIN_EXE, args);
+  if (!p.waitForFinished(240000)) {
+    p.kill();
+    p.waitForFinished();
+    return -1;
+  }
+  if (err) *err = QString::fromUtf8(p.readAllStandardError());
+  return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+}
+
+// The rank pids the launcher prints: "grpo-train: 2 ranks on 127.0.0.1:PORT (Gloo), pids A, B".
+QList<qint64> rank_pids(QProcess& launcher, QString& seen) {
+  seen += QString::fromUtf8(launcher.readAllStandardError());
+  QRegularExpression re("pids ([0-9, ]+)");
+  auto m = re.match(seen);
+  QList<qint64> pids;
+  if (m.hasMatch())
+    for (const auto& s : m.captured(1).split(',')) pids << s.trimmed().toLongLong();
+  return pids;
+}
+
+bool alive(qint64 pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0; }
+
+}  // namespace
+
+class TestDistributed : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+
+ private slots:
+  void two_ranks_match_one() {
+    // One process with the whole batch of 8 prompts, and 2 ranks with 4 each: same seeds, same data.
+    QString err;
+    QCOMPARE(run_to_end(QStringList{"run", "--runs-dir", "runs", "--name", "one", "--no-serve", "--quiet"} + demo_small(3),
+                        dir_.path(), &err), 0);
+    const int code = run_to_end(QStringList{"run", "--runs-dir", "runs", "--name", "two", "--no-serve", "--quiet", "--nproc", "2"} +
+                                    demo_small(3), dir_.path(), &err);
+    QVERIFY2(code == 0, qPrintable(err));
+
+    const auto a = grpo::read_checkpoint((dir_.path() + "/runs/one/checkpoints/step_000003.pt").toStdString());
+    const auto b = grpo::read_checkpoint((dir_.path() + "/runs/two/checkpoints/step_000003.pt").toStdString());
+    const auto pa = a.model->named_parameters(), pb = b.model->named_parameters();
+    QCOMPARE(pa.size(), pb.size());
+    double worst = 0, moved = 0;
+    const auto start = grpo::read_checkpoint(grpo::resolve_model_path("builtin:demo-base"));
+    const auto p0 = start.model->named_parameters();
+    for (const auto& item : pa) {
+      worst = std::max(worst, (item.value() - pb[item.key()]).abs().max().item<double>());
+      moved = std::max(moved, (item.value() - p0[item.key()]).abs().max().item<double>());
+    }
+    qInfo("largest parameter difference, 2 ranks vs 1: %.3g (training moved parameters by up to %.3g)", worst, moved);
+    QVERIFY2(worst < 1e-5, qPrintable(QString("parameters differ by %1").arg(worst)));
+    QVERIFY(moved > 1e-4);  // the comparison is not vacuous
+
+    const auto sa = grpo::ipc::RunStore::open_for_reading((dir_.path() + "/runs/one/run.sqlite").toStdString());
+    const auto sb = grpo::ipc::RunStore::open_for_reading((dir_.path() + "/runs/two/run.sqlite").toStdString());
+    for (int step = 1; step <= 3; ++step) {
+      const auto ma = sa.metrics_at(step), mb = sb.metrics_at(step);
+      for (const char* k : {"reward", "reward_std", "reward/min", "reward/max", "reward/accuracy/mean", "reward/format/mean",
+                            "accuracy", "format_rate", "completions/mean_length", "self_verification/rate", "loss", "kl",
+                            "tokens/generated"}) {
+        QVERIFY2(ma.count(k) && mb.count(k), k);
+        QVERIFY2(std::abs(ma.at(k) - mb.at(k)) < 1e-5,
+                 qPrintable(QString("step %1 %2: %3 vs %4").arg(step).arg(k).arg(ma.at(k)).arg(mb.at(k))));
+      }
+      QCOMPARE(mb.at("dist/world_size"), 2.0);
+      QCOMPARE(static_cast<int>(sb.samples_at(step).size()), 4 * 4);  // 2 groups from each rank
+    }
+  }
+
+  void pause_and_set_reach_every_rank() {
+    QProcess launcher;
+    launcher.setWorkingDirectory(dir_.path());
+    launcher.start(GRPO_TRAIN_EXE, QStringList{"run", "--runs-dir", "runs", "--name", "steer", "--quiet", "--nproc", "2",
+                                               "--set", "max_steps=100000"} + tiny());
+    QString seen;
+    QList<qint64> pids;
+    QVERIFY(QTest::qWaitFor([&] { return (pids = rank_pids(launcher, seen)).size() == 2; }, 20000));
+    const QString run_dir = dir_.path() + "/runs/steer";
+    QVERIFY(QTest::qWaitFor([&] { return QFile::exists(run_dir + "/endpoints.json"); }, 30000));
+    grpo::ipc::Client c;
+    c.connect(grpo::ipc::Client::read_endpoints(run_dir.toStdString()));
+    QVERIFY(QTest::qWaitFor([&] { return c.request("status")["step"].get<int64_t>() >= 3; }, 30000));
+
+    // Paused for twice the collective time-out (3 s): both ranks stay up, and no step is taken.
+    c.request("pause");
+    QVERIFY(QTest::qWaitFor([&] { return c.request("status")["state"] == "paused"; }, 10000));
+    const int64_t paused_at = c.request("status")["step"].get<int64_t>();
+    QTest::qWait(6000);
+    QCOMPARE(c.request("status")["step"].get<int64_t>(), paused_at);
+    QCOMPARE(c.request("status")["state"].get<std::string>(), std::string("paused"));
+    QVERIFY(alive(pids[0]) && alive(pids[1]));
+
+    // lr set while paused lands at the next step, on both ranks (every step checks that they agree).
+    const auto reply = c.request("set", {{"optim.lr", 0.0123}});
+    QVERIFY2(reply.contains("from_step"), qPrintable(QString::fromStdString(reply.dump())));
+    const int64_t from = reply["from_step"].get<int64_t>();
+    QCOMPARE(from, paused_at + 1);
+    c.request("resume");
+    QVERIFY(QTest::qWaitFor([&] { return c.request("status")["step"].get<int64_t>() >= from + 3; }, 30000));
+    c.request("stop");
+    QVERIFY(launcher.waitForFinished(60000));
+    QCOMPARE(launcher.exitCode(), 0);
+
+    const auto store = grpo::ipc::RunStore::open_for_reading((run_dir + "/run.sqlite").toStdString());
+    QVERIFY(std::abs(store.metrics_at(from - 1).at("learning_rate") - 0.0123) > 1e-6);
+    for (int64_t s = from; s < from + 3; ++s) QCOMPARE(store.metrics_at(s).at("learning_rate"), 0.0123);
+    QCOMPARE(store.metrics_at(from).at("dist/world_size"), 2.0);
+  }
+
+  void killed_rank_is_named() {
+    QProcess launcher;
+    launcher.setWorkingDirectory(dir_.path());
+    launcher.start(GRPO_TRAIN_EXE, QStringList{"run", "--runs-dir", "runs", "--name", "kill", "--quiet", "--nproc", "2",
+                                               "--set", "max_steps=100000", "--set", "checkpoint_every=2"} + tiny());
+    QString seen;
+    QList<qint64> pids;
+    QVERIFY(QTest::qWaitFor([&] { return (pids = rank_pids(launcher, seen)).size() == 2; }, 20000));
+    const QString run_dir = dir_.path() + "/runs/kill";
+    QVERIFY(QTest::qWaitFor([&] { return QFile::exists(run_dir + "/checkpoints/step_000004.pt"); }, 60000));
+
+    QElapsedTimer clock;
+    clock.start();
+    ::kill(static_cast<pid_t>(pids[1]), SIGKILL);
+    QVERIFY2(launcher.waitForFinished(60000), "the run did not end within 60 s of losing a rank");
+    qInfo("the run ended %.1f s after rank 1 was killed", clock.elapsed() / 1000.0);
+    seen += QString::fromUtf8(launcher.readAllStandardError());
+    QVERIFY(launcher.exitCode() != 0);
+    QVERIFY2(seen.contains("rank 1 of 2 (pid"), qPrintable(seen));  // the launcher names it
+    QVERIFY2(seen.contains("rank 1 of 2 stopped"), qPrintable(seen));  // and so does rank 0's own error
+    QVERIFY(!alive(pids[0]));
+
+    // Rank 0 recorded the failure and why; the newest checkpoint loads.
+    const auto store = grpo::ipc::RunStore::open_for_reading((run_dir + "/run.sqlite").toStdString());
+    QCOMPARE(store.meta("state").value_or(""), std::string("failed"));
+    std::string reason;
+    for (const auto& e : store.events())
+      if (e.kind == "status" && e.data.value("state", "") == "failed") reason = e.data.value("reason", "");
+    QVERIFY2(QString::fromStdString(reason).contains("rank 1"), reason.c_str());
+    const auto latest = grpo::latest_checkpoint((run_dir + "/checkpoints").toStdString());
+    QVERIFY(latest.has_value());
+    const auto ck = grpo::read_checkpoint(*latest);
+    QVERIFY(ck.header.step >= 4);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestDistributed)
+#include "test_distributed.moc"
