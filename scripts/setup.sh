@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages GRPO Studio builds and runs with. Idempotent: installs only what is
 # missing, and does nothing (not even `apt-get update`) when everything is already there.
+#   bash scripts/setup.sh           # what the build, the studio and the tests need
+#   bash scripts/setup.sh --bench   # also python3-torch, for bench/run_all's PyTorch comparison
 set -euo pipefail
 
 PACKAGES=(
@@ -14,6 +16,7 @@ PACKAGES=(
   xvfb xauth                               # headless GUI tests and screenshots
   python3-zmq                              # the third-party client example and its test
 )
+[[ "${1:-}" == "--bench" ]] && PACKAGES+=(python3-torch)  # bench/grpo_python.py: the Python baseline
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -20,6 +20,7 @@ QStringList LaunchSpec::arguments() const {
   if (!config_file.isEmpty()) a << "--config" << config_file;
   a << "--runs-dir" << runs_dir << "--name" << name;
   for (const auto& o : overrides) a << "--set" << o;
+  if (processes > 1) a << "--nproc" << QString::number(processes);
   return a;
 }
 
@@ -56,6 +57,11 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   beta_->setRange(0, 100);
   beta_->setSingleStep(0.01);
   beta_->setValue(0.02);
+  processes_ = new QSpinBox;
+  processes_->setRange(1, 256);
+  processes_->setValue(1);
+  processes_->setToolTip(tr("Data-parallel ranks on this machine (Gloo). Prompts per step must be a multiple of "
+                            "the ranks times the minibatches; give each rank its own cores."));
   temperature_ = new QDoubleSpinBox;
   temperature_->setRange(0.01, 10);
   temperature_->setSingleStep(0.1);
@@ -72,6 +78,7 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   form->addRow(tr("Group size G"), group_);
   form->addRow(tr("Prompts per step"), prompts_);
   form->addRow(tr("Temperature"), temperature_);
+  form->addRow(tr("Processes (--nproc)"), processes_);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
   buttons->button(QDialogButtonBox::Ok)->setText(tr("Start"));
   form->addRow(buttons);
@@ -97,6 +104,7 @@ LaunchSpec LaunchDialog::spec() const {
                  QString("grpo.prompts_per_step=%1").arg(prompts_->value()),
                  QString("sampling.temperature=%1").arg(temperature_->value())};
   if (!init_->text().trimmed().isEmpty()) s.overrides << "model.init=" + init_->text().trimmed();
+  s.processes = processes_->value();
   return s;
 }
 

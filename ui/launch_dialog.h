@@ -16,6 +16,7 @@ struct LaunchSpec {
   QString runs_dir;
   QString name;
   QStringList overrides;   // key=value
+  int processes = 1;       // data-parallel ranks on this machine (grpo-train --nproc)
   QStringList arguments() const;  // for `grpo-train`
 };
 
@@ -28,7 +29,7 @@ class LaunchDialog : public QDialog {
  private:
   QComboBox* preset_;
   QLineEdit *name_, *runs_dir_, *init_;
-  QSpinBox *steps_, *group_, *prompts_;
+  QSpinBox *steps_, *group_, *prompts_, *processes_;
   QDoubleSpinBox *lr_, *beta_, *temperature_;
 };
 

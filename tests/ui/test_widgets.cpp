@@ -9,6 +9,7 @@
 #include "ui/control_panel.h"
 #include "ui/decimate.h"
 #include "ui/hparam_diff.h"
+#include "ui/launch_dialog.h"
 #include "ui/sample_model.h"
 #include "ui/smoothing.h"
 #include "ui/trace_inspector.h"
@@ -89,6 +90,23 @@ class TestWidgets : public QObject {
     QVERIFY(chart.values_at(12345).join("").endsWith(": 1"));
     chart.plot()->xAxis->setRange(100, 200);  // zoomed in: every point in view
     QCOMPARE(chart.plot()->graph(0)->dataCount(), 103);
+  }
+
+  void launch_spec_makes_grpo_train_arguments() {
+    LaunchSpec spec;
+    spec.runs_dir = "r";
+    spec.name = "n";
+    spec.overrides = {"max_steps=3"};
+    QCOMPARE(spec.arguments(), (QStringList{"run", "--runs-dir", "r", "--name", "n", "--set", "max_steps=3"}));
+    spec.processes = 2;
+    spec.config_file = "c.json";
+    QCOMPARE(spec.arguments(), (QStringList{"run", "--config", "c.json", "--runs-dir", "r", "--name", "n", "--set",
+                                            "max_steps=3", "--nproc", "2"}));
+    const LaunchDialog dialog({}, "runs");
+    const LaunchSpec d = dialog.spec();
+    QCOMPARE(d.processes, 1);
+    QVERIFY(d.config_file.isEmpty());  // the built-in demo
+    QVERIFY(d.overrides.contains("max_steps=100") && d.overrides.contains("optim.lr=5e-05"));
   }
 
   void sample_model_passes_the_model_tester() {
