@@ -54,12 +54,9 @@ AttentionImpl::AttentionImpl(const ModelOptions& opt)
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                                      const torch::Tensor& mask, KVCache* cache, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1);
-  // One GEMM for the three projections (larger matrix products run closer to BLAS peak).
-  auto qkv = torch::linear(x, torch::cat({wq->weight, wk->weight, wv->weight}));  // (B, T, (H + 2 Hkv) hd)
-  auto parts = qkv.split_with_sizes({n_heads_ * head_dim_, n_kv_heads_ * head_dim_, n_kv_heads_ * head_dim_}, -1);
-  auto q = parts[0].reshape({B, T, n_heads_, head_dim_}).transpose(1, 2);     // (B, H, T, hd)
-  auto k = parts[1].reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);  // (B, Hkv, T, hd)
-  auto v = parts[2].reshape({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);  // (B, Hkv, T, hd)
+  auto q = wq(x).view({B, T, n_heads_, head_dim_}).transpose(1, 2);     // (B, H, T, hd)
+  auto k = wk(x).view({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);  // (B, Hkv, T, hd)
+  auto v = wv(x).view({B, T, n_kv_heads_, head_dim_}).transpose(1, 2);  // (B, Hkv, T, hd)
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
   if (cache) {
@@ -97,10 +94,7 @@ MlpImpl::MlpImpl(const ModelOptions& opt) {
   w3 = register_module("w3", linear(opt.d_model, opt.mlp_hidden));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  auto h = torch::linear(x, torch::cat({w1->weight, w3->weight})).chunk(2, -1);  // one GEMM for both inputs
-  return w2(torch::silu(h[0]) * h[1]);
-}
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return w2(torch::silu(w1(x)) * w3(x)); }
 
 BlockImpl::BlockImpl(const ModelOptions& opt) {
   attn_norm = register_module("attn_norm", RMSNorm(opt.d_model, opt.norm_eps));
