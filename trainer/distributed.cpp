@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ipc/trainer_endpoint.h"
 #include "trainer/config.h"
 
 namespace grpo {
@@ -38,8 +39,6 @@ int env_int(const char* name, const char* alt, int fallback) {
 std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 std::string text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
 
-bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
-
 }  // namespace
 
 DistEnv DistEnv::from_environment() {
@@ -57,6 +56,14 @@ DistEnv DistEnv::from_environment() {
   if (e.world > 1 && !std::getenv("MASTER_ADDR") && std::getenv("SLURM_PROCID"))
     throw ConfigError("environment: under SLURM set MASTER_ADDR to the first node's host name (docs/distributed.md)");
   return e;
+}
+
+void check_batch_split(const Config& cfg, int world) {
+  const int64_t per = cfg.grpo.minibatches * world;
+  if (world > 1 && cfg.grpo.prompts_per_step % per != 0)
+    throw ConfigError("grpo.prompts_per_step: " + std::to_string(cfg.grpo.prompts_per_step) + " prompts cannot be split into " +
+                      std::to_string(cfg.grpo.minibatches) + " minibatches x " + std::to_string(world) +
+                      " ranks; make it a multiple of " + std::to_string(per));
 }
 
 struct Distributed::Impl {
@@ -151,7 +158,7 @@ Distributed::Distributed(const DistEnv& env, std::chrono::seconds timeout) : imp
   s.store->set("at/" + std::to_string(env.rank), bytes("0"));
 
   auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-  if (is_loopback(env.master_addr)) {
+  if (ipc::is_loopback(env.master_addr)) {
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
   } else if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME")) {
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));

@@ -34,6 +34,12 @@ struct DistEnv {
   static DistEnv from_environment();
 };
 
+struct Config;
+
+// Every rank must hold the same number of whole groups in every minibatch: prompts_per_step a multiple of
+// minibatches x world. Throws ConfigError naming grpo.prompts_per_step otherwise.
+void check_batch_split(const Config& cfg, int world);
+
 class Distributed {
  public:
   enum class Reduce { kSum, kMin, kMax };

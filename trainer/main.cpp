@@ -17,7 +17,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -71,9 +70,9 @@ std::string describe_exit(int status) {
 }
 
 // Starts `nproc` ranks of this same command on this machine, with the environment torchrun would give
-// them, and waits for them. Ctrl-C and SIGTERM are passed on. When a rank fails, the others are given
+// them (rank 0 names the run for all of them), and waits for them. Ctrl-C and SIGTERM are passed on. When a rank fails, the others are given
 // `grace` to notice and stop (rank 0 records why in the run); then they are terminated.
-int launch_local_ranks(int nproc, const std::string& name, std::chrono::seconds grace) {
+int launch_local_ranks(int nproc, std::chrono::seconds grace) {
   std::vector<std::string> args;
   for (size_t i = 0; i < g_argv.size(); ++i) {
     if (g_argv[i] == "--nproc") {
@@ -83,9 +82,6 @@ int launch_local_ranks(int nproc, const std::string& name, std::chrono::seconds 
     if (g_argv[i].rfind("--nproc=", 0) == 0) continue;
     args.push_back(g_argv[i]);
   }
-  bool has_name = false;
-  for (const auto& a : args) has_name |= a == "--name" || a.rfind("--name=", 0) == 0;
-  if (!has_name) args.insert(args.end(), {"--name", name});
   const int port = free_local_port();
   std::signal(SIGINT, forward_signal);
   std::signal(SIGTERM, forward_signal);
@@ -201,19 +197,8 @@ int cmd_run(const RunArgs& a) {
     if (opts.dist.world > 1)
       throw grpo::ConfigError("--nproc: WORLD_SIZE is already set (" + std::to_string(opts.dist.world) +
                               "): this process is a rank of a launched run; drop --nproc");
-    const int64_t per = cfg.grpo.minibatches * a.nproc;
-    if (cfg.grpo.prompts_per_step % per != 0)
-      throw grpo::ConfigError("grpo.prompts_per_step: " + std::to_string(cfg.grpo.prompts_per_step) + " prompts cannot be split into " +
-                              std::to_string(cfg.grpo.minibatches) + " minibatches x " + std::to_string(a.nproc) +
-                              " ranks; make it a multiple of " + std::to_string(per));
-    std::string name = a.name;
-    if (name.empty()) {
-      char buf[32];
-      const std::time_t t = std::time(nullptr);
-      std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&t));
-      name = cfg.name + "-" + buf;
-    }
-    return launch_local_ranks(a.nproc, name, std::chrono::seconds(cfg.dist_timeout + 30));
+    grpo::check_batch_split(cfg, a.nproc);  // before starting anything
+    return launch_local_ranks(a.nproc, std::chrono::seconds(cfg.dist_timeout + 30));
   }
   opts.runs_dir = a.runs_dir;
   opts.name = a.name;

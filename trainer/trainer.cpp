@@ -169,11 +169,7 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
   s.tokenizer = std::make_unique<CharTokenizer>(builtin_alphabet());
   s.task = std::make_unique<ArithmeticTask>(s.cfg.task);
 
-  const int world = s.opts.dist.world;
-  if (world > 1 && s.cfg.grpo.prompts_per_step % (s.cfg.grpo.minibatches * world) != 0)
-    throw ConfigError("grpo.prompts_per_step: " + std::to_string(s.cfg.grpo.prompts_per_step) + " prompts cannot be split into " +
-                      std::to_string(s.cfg.grpo.minibatches) + " minibatches x " + std::to_string(world) +
-                      " ranks; make it a multiple of " + std::to_string(s.cfg.grpo.minibatches * world));
+  check_batch_split(s.cfg, s.opts.dist.world);
 
   if (s.opts.name.empty()) {
     if (s.opts.resume) throw ConfigError("--resume needs --name NAME: the run folder to continue");
