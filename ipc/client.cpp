@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include "ipc/protocol.h"
 
@@ -104,6 +105,7 @@ void Client::deliver(Event e, std::vector<Event>& out) {
 
 // Fetches every record after last_seq_ up to `seq` (inclusive) through history.
 void Client::fill_to(int64_t seq, std::vector<Event>& out) {
+  int short_pages = 0;
   while (last_seq_ < seq) {
     const json page = request(proto::kCmdHistory, {{"after_seq", last_seq_}, {"limit", 1000}});
     for (const auto& m : page["messages"]) {
@@ -114,6 +116,12 @@ void Client::fill_to(int64_t seq, std::vector<Event>& out) {
     // Records the store no longer holds (superseded by a resume) leave holes: skip past them.
     if (through > last_seq_) last_seq_ = through;
     if (!page.value("more", false)) {
+      // Short of `seq`: the records may not be visible to the store's reader yet (a write still
+      // committing), so ask again a few times before taking the rest as holes.
+      if (last_seq_ < seq && ++short_pages <= 10) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
       last_seq_ = std::max(last_seq_, std::min(seq, page.value("last_seq", seq)));
       break;
     }
