@@ -42,31 +42,11 @@ void fsync_dir(const fs::path& dir) {
 
 }  // namespace
 
-json model_options_to_json(const ModelOptions& m) {
-  return {{"vocab_size", m.vocab_size}, {"d_model", m.d_model},       {"n_layers", m.n_layers},
-          {"n_heads", m.n_heads},       {"n_kv_heads", m.n_kv_heads}, {"mlp_hidden", m.mlp_hidden},
-          {"context", m.context},       {"rope_base", m.rope_base},   {"norm_eps", m.norm_eps}};
-}
-
-ModelOptions model_options_from_json(const json& j) {
-  ModelOptions m;
-  m.vocab_size = j.at("vocab_size").get<int64_t>();
-  m.d_model = j.at("d_model").get<int64_t>();
-  m.n_layers = j.at("n_layers").get<int64_t>();
-  m.n_heads = j.at("n_heads").get<int64_t>();
-  m.n_kv_heads = j.at("n_kv_heads").get<int64_t>();
-  m.mlp_hidden = j.at("mlp_hidden").get<int64_t>();
-  m.context = j.at("context").get<int64_t>();
-  m.rope_base = j.at("rope_base").get<double>();
-  m.norm_eps = j.at("norm_eps").get<double>();
-  return m;
-}
-
 void write_checkpoint(const std::string& path, const CheckpointHeader& header, Transformer& model,
                       torch::optim::Optimizer* optimizer, const torch::Tensor* torch_rng) {
   torch::serialize::OutputArchive archive;
   const json head = {{"format", kFormat}, {"version", kVersion},          {"kind", header.kind},
-                     {"step", header.step}, {"model", model_options_to_json(header.model)},
+                     {"step", header.step}, {"model", model_spec_to_json(header.model)},
                      {"tokenizer", header.tokenizer}, {"config", header.config}, {"state", header.state},
                      {"info", header.info}, {"has_optimizer", optimizer != nullptr}};
   archive.write("header", c10::IValue(head.dump()));
@@ -129,7 +109,7 @@ LoadedCheckpoint read_checkpoint(const std::string& path) {
     auto& h = out.header;
     h.kind = head.at("kind").get<std::string>();
     h.step = head.at("step").get<int64_t>();
-    h.model = model_options_from_json(head.at("model"));
+    h.model = model_spec_from_json(head.at("model"));
     h.tokenizer = head.at("tokenizer").get<std::string>();
     h.config = head.value("config", json::object());
     h.state = head.value("state", json::object());
@@ -141,7 +121,7 @@ LoadedCheckpoint read_checkpoint(const std::string& path) {
     throw CheckpointError("checkpoint '" + path + "' has no valid GRPO Studio header (" + std::string(e.what()).substr(0, 120) + ")");
   }
   try {
-    out.model = Transformer(out.header.model);
+    out.model = Transformer(out.header.model, /*init_weights=*/false);
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
     out.model->load(model_archive);

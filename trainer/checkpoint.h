@@ -23,15 +23,12 @@ class CheckpointError : public std::runtime_error {
 struct CheckpointHeader {
   std::string kind = "train";  // "train" (resumable) or "model" (weights only)
   int64_t step = 0;
-  ModelOptions model;
+  ModelSpec model;
   std::string tokenizer;       // Tokenizer::describe()
   nlohmann::json config;       // the run's full effective config
   nlohmann::json state;        // trainer state: prompt RNG, counters (train checkpoints)
   nlohmann::json info;         // free-form: e.g. pretraining evaluation figures
 };
-
-nlohmann::json model_options_to_json(const ModelOptions& m);
-ModelOptions model_options_from_json(const nlohmann::json& j);
 
 // Writes `path` atomically. `optimizer` and `torch_rng` may be null.
 void write_checkpoint(const std::string& path, const CheckpointHeader& header, Transformer& model,

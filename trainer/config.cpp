@@ -150,15 +150,21 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("eval_prompts", &c.eval_prompts, 1, 100000),
       text("device", &c.device, {"cpu", "cuda"}),
       num("dist_timeout", &c.dist_timeout, 1, 86400),
+      flag("export_on_finish", &c.export_on_finish),
+      text("export_dtype", &c.export_dtype, {"bf16", "f32"}),
       text("model.init", &c.model.init),
-      num("model.d_model", &c.model.d_model, 8, 65536),
-      num("model.n_layers", &c.model.n_layers, 1, 1024),
-      num("model.n_heads", &c.model.n_heads, 1, 1024),
-      num("model.n_kv_heads", &c.model.n_kv_heads, 1, 1024),
-      num("model.mlp_hidden", &c.model.mlp_hidden, 1, 1 << 20),
-      num("model.context", &c.model.context, 8, 1 << 20),
-      num("model.rope_base", &c.model.rope_base, 1.0, kInf),
-      num("model.norm_eps", &c.model.norm_eps, 0.0, 1.0, false, /*lo_open=*/true),
+      text("model.path", &c.model.path),
+      text("model.arch", &c.model.spec.arch, {"llama", "qwen2", "qwen3"}),
+      num("model.d_model", &c.model.spec.d_model, 8, 65536),
+      num("model.n_layers", &c.model.spec.n_layers, 1, 1024),
+      num("model.n_heads", &c.model.spec.n_heads, 1, 1024),
+      num("model.n_kv_heads", &c.model.spec.n_kv_heads, 1, 1024),
+      num("model.head_dim", &c.model.spec.head_dim, 0, 4096),
+      num("model.mlp_hidden", &c.model.spec.mlp_hidden, 1, 1 << 20),
+      num("model.context", &c.model.spec.context, 8, 1 << 24),
+      num("model.rope_base", &c.model.spec.rope_base, 1.0, kInf),
+      num("model.norm_eps", &c.model.spec.norm_eps, 0.0, 1.0, false, /*lo_open=*/true),
+      flag("model.tie_embeddings", &c.model.spec.tie_embeddings),
       text("task.kind", &c.task.kind, {"add", "mul"}),
       num("task.held_out", &c.task.held_out, 0, 100000),
       num("task.held_out_seed", &c.task.held_out_seed, 0, 9e15),
@@ -289,11 +295,11 @@ void validate_config(const Config& c) {
     if (const auto* p = std::get_if<double*>(&f.target)) check_range(f, **p, "config");
   }
   auto fail = [](const std::string& key, const std::string& why) { throw ConfigError("config: '" + key + "' " + why); };
-  const auto& m = c.model;
-  if (m.d_model % m.n_heads != 0) fail("model.d_model", "must be a multiple of model.n_heads");
-  if ((m.d_model / m.n_heads) % 2 != 0) fail("model.d_model", "/ model.n_heads (the head size) must be even for rotary embeddings");
-  if (m.n_heads % m.n_kv_heads != 0) fail("model.n_kv_heads", "must divide model.n_heads");
-  if (c.sampling.max_new_tokens >= m.context) fail("sampling.max_new_tokens", "must be smaller than model.context");
+  // model.* describe a random init (and are overwritten by a checkpoint's or a folder's own shape, which
+  // is checked when loaded); a folder's context is its own, checked once it is read.
+  validate_model_spec(c.model.spec, "config");
+  if (c.model.path.empty() && c.sampling.max_new_tokens >= c.model.spec.context)
+    fail("sampling.max_new_tokens", "must be smaller than model.context");
   if (c.optim.warmup_steps > 0 && c.max_steps > 0 && c.optim.warmup_steps > c.max_steps)
     fail("optim.warmup_steps", "is longer than max_steps");
   if (c.sample_prompts > c.grpo.prompts_per_step) fail("sample_prompts", "cannot exceed grpo.prompts_per_step");

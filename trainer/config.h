@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "trainer/model_spec.h"
+
 namespace grpo {
 
 // Bad configuration: the message names the field and what was wrong. The CLI exits with code 2.
@@ -19,16 +21,12 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The starting model: `path` (a Hugging Face folder) wins over `init`; with either, the model's own shape
+// replaces `spec` and the effective config records it.
 struct ModelConfig {
   std::string init = "builtin:demo-base";  // start from: "builtin:demo-base", a checkpoint file, or "" (random init)
-  int64_t d_model = 64;                    // width; with `init` set, the checkpoint's sizes win
-  int64_t n_layers = 3;                    // transformer blocks
-  int64_t n_heads = 4;                     // query heads
-  int64_t n_kv_heads = 4;                  // key/value heads (grouped-query attention when < n_heads)
-  int64_t mlp_hidden = 176;                // SwiGLU hidden width
-  int64_t context = 192;                   // longest prompt + completion, in tokens
-  double rope_base = 10000.0;              // rotary embedding base
-  double norm_eps = 1e-5;                  // RMSNorm epsilon
+  std::string path;  // a Hugging Face model folder (config.json, safetensors, tokenizer files); when set, init is unused
+  ModelSpec spec;    // a random init's shape: the model.* keys below (trainer/model_spec.h)
 };
 
 struct TaskConfig {
@@ -93,7 +91,7 @@ struct PretrainConfig {
   double stop_check_accuracy = 0.6;      // window: sampled P(correct | checked) at least this
   double stop_forced_check = 0.95;       // window: greedy accuracy with the check forced at least this
   double stop_greedy_min = 0.0;          // window: one-shot greedy accuracy between these
-  double stop_greedy_max = 0.35;
+  double stop_greedy_max = 0.35;         // (the upper end of that window)
 };
 
 struct Config {
@@ -107,6 +105,8 @@ struct Config {
   int64_t eval_every = 5;         // steps between held-out evaluations (eval/* metrics); 0 = never
   int64_t eval_prompts = 200;     // held-out problems per evaluation (greedy, and one sample each)
   std::string device = "cpu";     // "cpu" or "cuda" (a CUDA-enabled LibTorch build only)
+  bool export_on_finish = false;  // write <run>/export/, a Hugging Face folder of the final model
+  std::string export_dtype = "bf16";  // weights of exported folders: "bf16" or "f32"
   int64_t dist_timeout = 30;      // data-parallel runs: seconds a rank waits for the others before naming the lost one
   ModelConfig model;
   TaskConfig task;

@@ -28,13 +28,12 @@ std::vector<Decoded> decode(Transformer& model, const Tokenizer& tok, const std:
   for (size_t begin = 0; begin < rows.size(); begin += static_cast<size_t>(batch_rows)) {
     const size_t end = std::min(rows.size(), begin + static_cast<size_t>(batch_rows));
     std::vector<std::vector<int64_t>> chunk(rows.begin() + static_cast<long>(begin), rows.begin() + static_cast<long>(end));
-    const Rollout r = generate(model, chunk, so, tok.eos_id(), tok.pad_id(), gen);
+    const Rollout r = generate(model, chunk, so, SpecialTokens::of(tok), gen);
     auto comp = r.completion.cpu();
     for (int64_t b = 0; b < r.rows(); ++b) {
       const int64_t n = r.lengths[static_cast<size_t>(b)];
       std::vector<int64_t> ids(comp[b].data_ptr<int64_t>(), comp[b].data_ptr<int64_t>() + n);
-      if (!ids.empty() && ids.back() == tok.eos_id()) ids.pop_back();
-      out.push_back({tok.decode(ids), n});
+      out.push_back({completion_text(tok, ids).text, n});
     }
   }
   return out;
@@ -52,7 +51,7 @@ EvalResult evaluate(Transformer& model, const ArithmeticTask& task, const Tokeni
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);
 
   const int64_t n = std::min<int64_t>(opt.prompts, static_cast<int64_t>(task.held_out().size()));
-  const int64_t room = model->options().context - static_cast<int64_t>(task.prompt_length());
+  const int64_t room = model->spec().context - static_cast<int64_t>(task.prompt_length());
   SamplingOptions so;
   so.max_new_tokens = std::min(room, opt.max_new_tokens > 0 ? opt.max_new_tokens : task.max_completion_length() + 4);
   so.temperature = opt.temperature;
@@ -95,7 +94,7 @@ EvalResult evaluate(Transformer& model, const ArithmeticTask& task, const Tokeni
       }
       SamplingOptions f = g;
       const int64_t forced_prompt = static_cast<int64_t>(forced.front().size());
-      f.max_new_tokens = std::min<int64_t>(so.max_new_tokens, model->options().context - forced_prompt);
+      f.max_new_tokens = std::min<int64_t>(so.max_new_tokens, model->spec().context - forced_prompt);
       const auto done = decode(model, tok, forced, f, opt.batch_rows, gen);
       double fok = 0;
       for (int64_t i = 0; i < n; ++i) fok += correct(prefixes[static_cast<size_t>(i)] + done[static_cast<size_t>(i)].text, i);

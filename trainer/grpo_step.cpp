@@ -113,19 +113,18 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
       const auto ids = tokenizer->encode(batch_problems.back().prompt);
       for (int64_t i = 0; i < G; ++i) rows.push_back(ids), noise.rows.push_back(j * G + i);
     }
-    Rollout r = generate(model, rows, so, tokenizer->eos_id(), tokenizer->pad_id(), gen, noise);
+    Rollout r = generate(model, rows, so, SpecialTokens::of(*tokenizer), gen, noise);
     if (W > 1) {  // catch up with the rank whose rows ran longest
       std::vector<double> longest{static_cast<double>(r.decode_steps)};
       dist->all_reduce(longest, Distributed::Reduce::kMax);
       skip_sampling_noise(gen, static_cast<int64_t>(longest[0]) - r.decode_steps, noise.batch_rows,
-                          model->options().vocab_size);
+                          model->spec().vocab_size);
     }
     std::vector<RewardBreakdown> batch_scores;
     for (int64_t b = 0; b < r.rows(); ++b) {
       const int64_t n = r.lengths[static_cast<size_t>(b)];
       generated += n;
-      const auto toks = row_to_vector<int64_t>(r.completion, b, n - (r.truncated[static_cast<size_t>(b)] ? 0 : 1));
-      const std::string text = tokenizer->decode(toks);
+      const std::string text = completion_text(*tokenizer, row_to_vector<int64_t>(r.completion, b, n)).text;
       batch_scores.push_back(score_completion(cfg.rewards, text, batch_problems[static_cast<size_t>(b / G)].answer, n,
                                               r.truncated[static_cast<size_t>(b)], so.max_new_tokens,
                                               /*grammar_ok=*/task->parse(text).well_formed));
@@ -376,16 +375,10 @@ void Trainer::Impl::record_samples(const std::vector<Problem>& problems, const R
     r.prompt = problems[static_cast<size_t>(b / G)].prompt;
     r.answer = problems[static_cast<size_t>(b / G)].answer;
     const auto ids = row_to_vector<int64_t>(sub.completion, b, n);
-    int32_t offset = 0;
-    for (int64_t id : ids) {
-      r.tokens.push_back(static_cast<int32_t>(id));
-      r.offsets.push_back(offset);
-      if (id != tokenizer->eos_id()) {
-        const std::string piece = tokenizer->token_text(id);
-        r.completion += piece;
-        offset += static_cast<int32_t>(piece.size());
-      }
-    }
+    CompletionText text = completion_text(*tokenizer, ids);  // the text the rewards scored
+    for (int64_t id : ids) r.tokens.push_back(static_cast<int32_t>(id));
+    r.offsets = std::move(text.offsets);
+    r.completion = std::move(text.text);
     r.reward = s.total;
     r.rewards = s.parts;
     r.advantage = advantages[b].item<double>();

@@ -25,7 +25,10 @@
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
 #include "trainer/distributed.h"
+#include "trainer/chat_template.h"
 #include "trainer/evaluate.h"
+#include "trainer/model_commands.h"
+#include "trainer/model_source.h"
 #include "trainer/pretrain.h"
 #include "trainer/runtime.h"
 #include "trainer/task.h"
@@ -255,24 +258,26 @@ struct EvalArgs {
 
 int cmd_eval(const EvalArgs& a) {
   grpo::configure_runtime(a.threads);
-  auto ck = grpo::read_checkpoint(grpo::resolve_model_path(a.checkpoint));
   grpo::Config cfg;
-  if (ck.header.config.contains("task")) {
-    nlohmann::json task_only = {{"task", ck.header.config["task"]}};
-    cfg.task = grpo::config_from_json(task_only, a.checkpoint).task;
+  auto loaded = grpo::load_model(a.checkpoint);
+  if (!grpo::is_model_folder(a.checkpoint)) {  // a checkpoint records its task
+    const auto ck = grpo::read_checkpoint(grpo::resolve_model_path(a.checkpoint));
+    if (ck.header.config.contains("task")) {
+      nlohmann::json task_only = {{"task", ck.header.config["task"]}};
+      cfg.task = grpo::config_from_json(task_only, a.checkpoint).task;
+    }
   }
   if (a.n > cfg.task.held_out)
     throw grpo::ConfigError("--n " + std::to_string(a.n) + " is more than the task's " + std::to_string(cfg.task.held_out) +
                             " held-out problems");
   const grpo::ArithmeticTask task(cfg.task);
-  const auto tok = grpo::tokenizer_from_description(ck.header.tokenizer);
   grpo::EvalOptions eo;
   eo.prompts = a.n;
   eo.samples_per_prompt = a.samples;
   eo.temperature = a.temperature;
   eo.seed = static_cast<uint64_t>(a.seed);
   eo.forced_check = a.forced_check;
-  const auto r = grpo::evaluate(ck.model, task, *tok, eo);
+  const auto r = grpo::evaluate(loaded.model, task, *loaded.tokenizer, eo);
   if (a.json) {
     auto j = r.to_json();
     j["checkpoint"] = a.checkpoint;
@@ -340,6 +345,34 @@ int main(int argc, char** argv) {
   eval_cmd->add_flag("--forced-check", ev.forced_check, "Also measure accuracy with a check forced after the first answer");
   eval_cmd->add_flag("--json", ev.json, "Print JSON instead of a table");
 
+  grpo::TokenizeArgs tk;
+  auto* tok_cmd = app.add_subcommand("tokenize", "Print the ids (and with --json each token's text) a model's tokenizer gives a text");
+  tok_cmd->add_option("--model", tk.model, "A Hugging Face model folder (only its tokenizer files are read), a checkpoint, or builtin:demo-base")
+      ->required();
+  tok_cmd->add_option("--text", tk.text, "Text to tokenize");
+  tok_cmd->add_option("--file", tk.file, "File whose bytes to tokenize")->check(CLI::ExistingFile);
+  tok_cmd->add_flag("--json", tk.json, "Print JSON: ids and each token's text");
+
+  grpo::GenerateArgs gn;
+  auto* gen_cmd = app.add_subcommand("generate", "Complete a prompt with a model (greedy at temperature 0)");
+  gen_cmd->add_option("--model", gn.model, "A Hugging Face model folder, a checkpoint, or builtin:demo-base")->required();
+  gen_cmd->add_option("--prompt", gn.prompt, "The prompt (plain text, or the user message with --chat)")->required();
+  gen_cmd->add_flag("--chat", gn.chat, "Render the prompt as a user message with the model's chat template");
+  gen_cmd->add_option("--system", gn.system, "With --chat: a system message before the prompt");
+  gen_cmd->add_flag("!--no-thinking", gn.thinking, "With --chat: enable_thinking=false (Qwen3's non-thinking mode)");
+  gen_cmd->add_option("--max-new-tokens", gn.max_new_tokens, "Completion budget")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  gen_cmd->add_option("--temperature", gn.temperature, "Sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  gen_cmd->add_option("--top-p", gn.top_p, "Nucleus mass")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
+  gen_cmd->add_option("--seed", gn.seed, "Sampling seed")->capture_default_str();
+  gen_cmd->add_option("--threads", gn.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  gen_cmd->add_flag("--json", gn.json, "Print JSON: prompt, prompt and completion ids, completion text");
+
+  grpo::ExportArgs ex;
+  auto* export_cmd = app.add_subcommand("export", "Write a checkpoint (or any model) as a Hugging Face folder (config.json, model.safetensors, tokenizer)");
+  export_cmd->add_option("--checkpoint", ex.checkpoint, "A run's checkpoint, a base model, builtin:demo-base, or a model folder")->required();
+  export_cmd->add_option("--out", ex.out, "Output folder")->required();
+  export_cmd->add_option("--dtype", ex.dtype, "Weights: bf16 or f32")->capture_default_str()->check(CLI::IsMember({"bf16", "f32"}));
+
   auto* config_cmd = app.add_subcommand("config", "Print the built-in demo config as JSON (a starting point for your own)");
 
   try {
@@ -353,6 +386,9 @@ int main(int argc, char** argv) {
     if (run_cmd->parsed()) return cmd_run(run);
     if (pre_cmd->parsed()) return cmd_pretrain(pre);
     if (eval_cmd->parsed()) return cmd_eval(ev);
+    if (tok_cmd->parsed()) return grpo::cmd_tokenize(tk);
+    if (gen_cmd->parsed()) return grpo::cmd_generate(gn);
+    if (export_cmd->parsed()) return grpo::cmd_export(ex);
     if (keygen_cmd->parsed()) {
       const auto [pub, sec] = grpo::ipc::make_curve_keypair();
       std::cout << nlohmann::json{{"public", pub}, {"secret", sec}}.dump(2) << "\n";
@@ -366,6 +402,9 @@ int main(int argc, char** argv) {
     std::cerr << "grpo-train: error: " << e.what() << "\n";
     return 2;
   } catch (const grpo::CheckpointError& e) {
+    std::cerr << "grpo-train: error: " << e.what() << "\n";
+    return 2;
+  } catch (const grpo::ChatTemplateError& e) {
     std::cerr << "grpo-train: error: " << e.what() << "\n";
     return 2;
   } catch (const grpo::DistError& e) {

@@ -1,5 +1,7 @@
-// A decoder-only transformer of the Llama / Qwen2 family: pre-norm RMSNorm, rotary position embeddings
-// (half-split convention), grouped-query attention, SwiGLU MLP, no biases, tied input/output embeddings.
+// A decoder-only transformer of the Llama / Qwen2 / Qwen3 family, shaped by one ModelSpec: pre-norm
+// RMSNorm, rotary position embeddings (half-split convention, optional llama3 scaling), grouped-query
+// attention (Qwen2's q/k/v biases, Qwen3's per-head q/k norms), SwiGLU MLP, tied or separate output
+// projection. The built-in demo model is the smallest case: a tied, bias-free Llama.
 // Rows may be left-padded (per-row positions and a key mask) and decoding reuses a preallocated KV cache.
 // Limits: no dropout, no flash attention (LibTorch 1.13 has no fused kernel); attention is O(T·S) memory.
 #pragma once
@@ -12,20 +14,9 @@
 
 #include <vector>
 
-namespace grpo {
+#include "trainer/model_spec.h"
 
-struct ModelOptions {
-  int64_t vocab_size = 34;
-  int64_t d_model = 64;
-  int64_t n_layers = 3;
-  int64_t n_heads = 4;
-  int64_t n_kv_heads = 4;
-  int64_t mlp_hidden = 176;
-  int64_t context = 192;
-  double rope_base = 10000.0;
-  double norm_eps = 1e-5;
-  int64_t head_dim() const { return d_model / n_heads; }
-};
+namespace grpo {
 
 // Keys and values of every layer for a batch of rows, preallocated to `capacity` positions.
 struct KVCache {
@@ -33,7 +24,7 @@ struct KVCache {
   torch::Tensor valid;              // (B, capacity) bool: which cached positions are real tokens
   int64_t length = 0;               // positions filled so far
 
-  static KVCache allocate(const ModelOptions& opt, int64_t batch, int64_t capacity, const torch::TensorOptions& to);
+  static KVCache allocate(const ModelSpec& spec, int64_t batch, int64_t capacity, const torch::TensorOptions& to);
   int64_t capacity() const { return valid.size(1); }
 };
 
@@ -50,12 +41,13 @@ TORCH_MODULE(RMSNorm);
 
 class AttentionImpl : public torch::nn::Module {
  public:
-  explicit AttentionImpl(const ModelOptions& opt);
+  explicit AttentionImpl(const ModelSpec& spec);
   // x (B, T, C); cos/sin (B, 1, T, hd/2); mask (B, 1, T, S) additive. With a cache, the new keys and values
   // are written at [cache_pos, cache_pos + T) of layer `layer` and attention spans the cache's first S.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, KVCache* cache, int64_t layer);
   torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3 only: over each head's hd, before the rotary embedding
 
  private:
   int64_t n_heads_, n_kv_heads_, head_dim_;
@@ -64,7 +56,7 @@ TORCH_MODULE(Attention);
 
 class MlpImpl : public torch::nn::Module {
  public:
-  explicit MlpImpl(const ModelOptions& opt);
+  explicit MlpImpl(const ModelSpec& spec);
   torch::Tensor forward(const torch::Tensor& x);  // SwiGLU: w2(silu(w1 x) * w3 x)
   torch::nn::Linear w1{nullptr}, w2{nullptr}, w3{nullptr};
 };
@@ -72,7 +64,7 @@ TORCH_MODULE(Mlp);
 
 class BlockImpl : public torch::nn::Module {
  public:
-  explicit BlockImpl(const ModelOptions& opt);
+  explicit BlockImpl(const ModelSpec& spec);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, KVCache* cache, int64_t layer);
   RMSNorm attn_norm{nullptr}, mlp_norm{nullptr};
@@ -83,7 +75,8 @@ TORCH_MODULE(Block);
 
 class TransformerImpl : public torch::nn::Module {
  public:
-  explicit TransformerImpl(const ModelOptions& opt);
+  // `init_weights`: GPT-2 style random init; false leaves the parameters uninitialised for a loader to fill.
+  explicit TransformerImpl(const ModelSpec& spec, bool init_weights = true);
 
   // tokens (B, T) int64; positions (B, T) int64; valid (B, T) bool marks real (non-PAD) tokens.
   // With a cache the tokens continue it (cache->length advances by T). Returns the final hidden states
@@ -96,16 +89,19 @@ class TransformerImpl : public torch::nn::Module {
     return logits(hidden(tokens, positions, valid, cache));
   }
 
-  const ModelOptions& options() const { return opt_; }
+  const ModelSpec& spec() const { return spec_; }
   int64_t num_parameters() const;
 
   torch::nn::Embedding tok_emb{nullptr};
   torch::nn::ModuleList blocks;
   RMSNorm final_norm{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // only when the output projection is not tied to tok_emb
 
  private:
-  ModelOptions opt_;
-  torch::Tensor rope_cos_, rope_sin_;  // (context, hd/2), derived (not saved)
+  void ensure_rope(int64_t positions, const torch::Device& device);
+  ModelSpec spec_;
+  torch::Tensor inv_freq_;             // (hd/2) float64, llama3 scaling applied
+  torch::Tensor rope_cos_, rope_sin_;  // (n, hd/2) for positions [0, n), grown on demand; derived (not saved)
 };
 TORCH_MODULE(Transformer);
 

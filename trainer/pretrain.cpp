@@ -85,17 +85,10 @@ PretrainResult pretrain(const Config& cfg, const std::string& out_path, bool pro
   const ArithmeticTask task(cfg.task);
 
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
-  ModelOptions mo;
-  mo.vocab_size = tok.vocab_size();
-  mo.d_model = cfg.model.d_model;
-  mo.n_layers = cfg.model.n_layers;
-  mo.n_heads = cfg.model.n_heads;
-  mo.n_kv_heads = cfg.model.n_kv_heads;
-  mo.mlp_hidden = cfg.model.mlp_hidden;
-  mo.context = cfg.model.context;
-  mo.rope_base = cfg.model.rope_base;
-  mo.norm_eps = cfg.model.norm_eps;
-  Transformer model(mo);
+  ModelSpec spec = cfg.model.spec;
+  spec.vocab_size = tok.vocab_size();
+  apply_family_rules(spec);
+  Transformer model(spec);
   auto optimizer = make_optimizer(model, cfg.optim);
   std::mt19937_64 rng(static_cast<uint64_t>(cfg.seed) * 7919 + 17);
 
@@ -165,7 +158,7 @@ PretrainResult pretrain(const Config& cfg, const std::string& out_path, bool pro
   CheckpointHeader h;
   h.kind = "model";
   h.step = res.steps;
-  h.model = mo;
+  h.model = spec;
   h.tokenizer = tok.describe();
   h.config = config_to_json(cfg);
   h.info = {{"pretrain",

@@ -11,10 +11,14 @@ namespace {
 
 // Picks one token per row from logits (B, V). `rows` (when defined) selects these rows' noise from a
 // larger batch's.
-torch::Tensor pick(const torch::Tensor& logits, const SamplingOptions& opt, int64_t pad_id, at::Generator& gen,
-                   int64_t batch_rows, const torch::Tensor& rows) {
+torch::Tensor pick(const torch::Tensor& logits, const SamplingOptions& opt, const SpecialTokens& special,
+                   at::Generator& gen, int64_t batch_rows, const torch::Tensor& rows) {
   auto l = logits.clone();
-  l.select(1, pad_id).fill_(-std::numeric_limits<float>::infinity());  // PAD is never generated
+  const float minus_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t id : special.never_sampled) l.select(1, id).fill_(minus_inf);  // the built-in PAD is no token
+  const int64_t V = l.size(1);
+  if (special.sampled_vocab > 0 && special.sampled_vocab < V)
+    l.narrow(1, special.sampled_vocab, V - special.sampled_vocab).fill_(minus_inf);  // rows without a token
   if (opt.greedy) return l.argmax(-1);
   auto probs = torch::softmax(l / opt.temperature, -1);  // (B, V)
   if (opt.top_p < 1.0) {
@@ -32,6 +36,15 @@ torch::Tensor pick(const torch::Tensor& logits, const SamplingOptions& opt, int6
 
 }  // namespace
 
+SpecialTokens SpecialTokens::of(const Tokenizer& t) {
+  SpecialTokens s;
+  s.eos = t.eos_ids();
+  s.pad = t.pad_id();
+  s.never_sampled = t.never_sampled();
+  s.sampled_vocab = t.vocab_size();
+  return s;
+}
+
 Rollout Rollout::slice(int64_t begin, int64_t count) const {
   Rollout r;
   r.prompt = prompt.narrow(0, begin, count);
@@ -44,7 +57,7 @@ Rollout Rollout::slice(int64_t begin, int64_t count) const {
 }
 
 Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const SamplingOptions& opt,
-                 int64_t eos_id, int64_t pad_id, at::Generator& gen, const BatchRows& batch) {
+                 const SpecialTokens& special, at::Generator& gen, const BatchRows& batch) {
   torch::NoGradGuard no_grad;
   const auto device = model->tok_emb->weight.device();
   const int64_t B = static_cast<int64_t>(prompts.size());
@@ -58,6 +71,8 @@ Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& pr
   TORCH_CHECK(B > 0 && P > 0, "generate needs at least one non-empty prompt");
 
   // Left-pad the prompts so every row's last prompt token sits at column P − 1.
+  const int64_t pad_id = special.pad;
+  TORCH_CHECK(!special.eos.empty(), "generate needs at least one end-of-sequence id");
   auto prompt = torch::full({B, P}, pad_id, torch::kLong);
   auto valid = torch::zeros({B, P}, torch::kBool);
   for (int64_t b = 0; b < B; ++b) {
@@ -73,7 +88,7 @@ Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& pr
   valid = valid.to(device);
 
   const int64_t L = opt.max_new_tokens;
-  auto cache = KVCache::allocate(model->options(), B, P + L, torch::TensorOptions().device(device));
+  auto cache = KVCache::allocate(model->spec(), B, P + L, torch::TensorOptions().device(device));
   auto hidden = model->hidden(prompt, positions_from_valid(valid), valid, &cache);  // (B, P, C)
   auto logits = model->logits(hidden.select(1, P - 1));                            // (B, V)
   auto next_pos = valid.sum(1).to(torch::kLong);                                   // (B)
@@ -84,12 +99,12 @@ Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& pr
   auto ones = torch::ones({B, 1}, torch::TensorOptions().dtype(torch::kBool).device(device));
   int64_t steps = 0;
   for (int64_t t = 0; t < L; ++t) {
-    auto tok = pick(logits, opt, pad_id, gen, batch_rows, noise_rows);  // (B)
+    auto tok = pick(logits, opt, special, gen, batch_rows, noise_rows);  // (B)
     ++steps;
     tok = torch::where(finished, torch::full_like(tok, pad_id), tok);
     completion.select(1, t).copy_(tok);
     lengths += finished.logical_not().to(torch::kLong);
-    finished = finished | (tok == eos_id);
+    for (int64_t e : special.eos) finished = finished | (tok == e);
     if (t + 1 == L || finished.all().item<bool>()) break;
     logits = model->forward(tok.view({B, 1}), next_pos.view({B, 1}), ones, &cache).squeeze(1);  // (B, V)
     next_pos += 1;

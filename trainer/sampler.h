@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "trainer/model.h"
+#include "trainer/tokenizer.h"
 
 namespace grpo {
 
@@ -17,6 +18,17 @@ struct SamplingOptions {
   double top_p = 1.0;           // nucleus mass kept (1 = all)
   int64_t max_new_tokens = 64;  // completion budget
   bool greedy = false;          // argmax instead of sampling
+};
+
+// The ids generation treats specially, taken from the model's tokenizer.
+struct SpecialTokens {
+  std::vector<int64_t> eos;            // any of them ends a row (generation_config.json may list several)
+  int64_t pad = 0;                     // fills the prompts' left padding and finished rows
+  std::vector<int64_t> never_sampled;  // masked before sampling (the built-in PAD, which is not a token)
+  int64_t sampled_vocab = 0;           // ids from here on (a padded embedding's extra rows, which have no
+                                       // text) are never sampled; 0: every id may be
+
+  static SpecialTokens of(const Tokenizer& tokenizer);
 };
 
 // Prompts and their completions, row-aligned.
@@ -43,7 +55,7 @@ struct BatchRows {
 // Samples with the Gumbel-max trick in its exponential form, argmax(p / q) with q ~ Exp(1): the draws
 // at::multinomial makes for one sample, so a whole batch samples exactly as it would with it.
 Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& prompts, const SamplingOptions& opt,
-                 int64_t eos_id, int64_t pad_id, at::Generator& gen, const BatchRows& batch = {});
+                 const SpecialTokens& special, at::Generator& gen, const BatchRows& batch = {});
 
 // Advances `gen` past `steps` sampling steps of a `batch_rows` x `vocab` batch, as generate() draws them:
 // a rank whose rows finished early catches up with the longest, so every rank's generator stays in step.

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "trainer/hf_tokenizer.h"
+
 namespace grpo {
 
 const std::string& builtin_alphabet() {
@@ -19,7 +21,7 @@ CharTokenizer::CharTokenizer(std::string alphabet) : alphabet_(std::move(alphabe
   }
   if (index_[static_cast<unsigned char>('\n')] == -1)
     throw std::invalid_argument("tokenizer alphabet needs '\\n' as its end-of-sequence character");
-  eos_ = index_[static_cast<unsigned char>('\n')];
+  eos_ = {index_[static_cast<unsigned char>('\n')]};
 }
 
 std::vector<int64_t> CharTokenizer::encode(std::string_view text) const {
@@ -39,17 +41,94 @@ std::vector<int64_t> CharTokenizer::encode(std::string_view text) const {
 std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
   std::string out;
   out.reserve(ids.size());
-  for (int64_t id : ids) out += token_text(id);
+  for (int64_t id : ids) out += token_bytes(id);
   return out;
 }
 
-std::string CharTokenizer::token_text(int64_t id) const {
+std::string CharTokenizer::token_bytes(int64_t id) const {
   if (id <= 0 || id > static_cast<int64_t>(alphabet_.size())) return {};
   return std::string(1, alphabet_[static_cast<size_t>(id - 1)]);
 }
 
+bool Tokenizer::is_eos(int64_t id) const {
+  for (int64_t e : eos_ids())
+    if (e == id) return true;
+  return false;
+}
+
+namespace {
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, surrogates or code points past
+// U+10FFFF), or 0 with `*bad` set to the length of the maximal invalid subpart (at least 1).
+size_t utf8_sequence(std::string_view s, size_t i, size_t* bad) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+  if (n == 0) {
+    *bad = 1;
+    return 0;
+  }
+  for (size_t k = 1; k < n; ++k) {
+    const bool ok = i + k < s.size() && b(i + k) >= (k == 1 ? lo : 0x80) && b(i + k) <= (k == 1 ? hi : 0xBF);
+    if (!ok) {
+      *bad = k;
+      return 0;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string valid_utf8(std::string_view bytes, std::vector<int32_t>* map) {
+  std::string out;
+  out.reserve(bytes.size());
+  if (map) map->assign(bytes.size() + 1, 0);
+  size_t i = 0;
+  while (i < bytes.size()) {
+    size_t bad = 0;
+    const size_t n = utf8_sequence(bytes, i, &bad);
+    if (n > 0) {
+      for (size_t k = 0; k < n; ++k) {
+        if (map) (*map)[i + k] = static_cast<int32_t>(out.size());
+        out += bytes[i + k];
+      }
+      i += n;
+    } else {
+      for (size_t k = 0; k < bad; ++k)
+        if (map) (*map)[i + k] = static_cast<int32_t>(out.size());
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      i += bad;
+    }
+  }
+  if (map) (*map)[bytes.size()] = static_cast<int32_t>(out.size());
+  return out;
+}
+
+CompletionText completion_text(const Tokenizer& tok, const std::vector<int64_t>& ids) {
+  std::string bytes;
+  std::vector<size_t> starts;
+  starts.reserve(ids.size());
+  for (int64_t id : ids) {
+    starts.push_back(bytes.size());
+    if (!tok.is_eos(id)) bytes += tok.token_bytes(id);
+  }
+  CompletionText out;
+  std::vector<int32_t> map;
+  out.text = valid_utf8(bytes, &map);
+  out.offsets.reserve(ids.size());
+  for (size_t s : starts) out.offsets.push_back(map[s]);
+  return out;
+}
+
 std::unique_ptr<Tokenizer> tokenizer_from_description(const std::string& description) {
   if (description.rfind("char:", 0) == 0) return std::make_unique<CharTokenizer>(description.substr(5));
+  if (description.rfind("hf:", 0) == 0) return HfTokenizer::from_folder(description.substr(3));
   throw std::invalid_argument("unknown tokenizer '" + description.substr(0, 40) + "'");
 }
 

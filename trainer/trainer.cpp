@@ -28,6 +28,8 @@
 #include "trainer/control.h"
 #include "trainer/evaluate.h"
 #include "trainer/grpo_loss.h"
+#include "trainer/hf_model.h"
+#include "trainer/model_source.h"
 #include "trainer/optimizer.h"
 #include "trainer/rewards.h"
 #include "trainer/runtime.h"
@@ -101,60 +103,9 @@ Config load_run_config(const std::string& runs_dir, const std::string& name) {
   return load_config_file(path.string());
 }
 
-std::string resolve_model_path(const std::string& init) {
-  const std::string prefix = "builtin:";
-  if (init.rfind(prefix, 0) != 0) return init;
-  const std::string file = init.substr(prefix.size()) + ".pt";
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("GRPO_RESOURCES_DIR")) dirs.emplace_back(fs::path(env) / "models");
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    dirs.push_back(exe.parent_path() / "../share/grpo-studio/models");
-    dirs.push_back(exe.parent_path() / "resources/models");
-  }
-#ifdef GRPO_SOURCE_RESOURCES_DIR
-  dirs.emplace_back(fs::path(GRPO_SOURCE_RESOURCES_DIR) / "models");
-#endif
-  for (const auto& d : dirs)
-    if (fs::exists(d / file)) return fs::canonical(d / file).string();
-  throw ConfigError("model.init: built-in model '" + init + "' not found (looked for " + file +
-                    " under $GRPO_RESOURCES_DIR/models and the install's resources/models)");
-}
-
-// The starting policy: the `model.init` checkpoint, or a seeded random init. Also the reference policy.
-Transformer Trainer::Impl::initial_model() {
-  if (cfg.model.init.empty()) {
-    torch::manual_seed(static_cast<uint64_t>(cfg.seed));
-    ModelOptions mo;
-    mo.vocab_size = tokenizer->vocab_size();
-    mo.d_model = cfg.model.d_model;
-    mo.n_layers = cfg.model.n_layers;
-    mo.n_heads = cfg.model.n_heads;
-    mo.n_kv_heads = cfg.model.n_kv_heads;
-    mo.mlp_hidden = cfg.model.mlp_hidden;
-    mo.context = cfg.model.context;
-    mo.rope_base = cfg.model.rope_base;
-    mo.norm_eps = cfg.model.norm_eps;
-    return Transformer(mo);
-  }
-  const std::string path = resolve_model_path(cfg.model.init);
-  auto ck = read_checkpoint(path);
-  if (ck.header.tokenizer != tokenizer->describe())
-    throw ConfigError("model.init: '" + path + "' was trained with tokenizer '" + ck.header.tokenizer.substr(0, 60) +
-                      "', not the built-in task's");
-  // The checkpoint's sizes win; the effective config records them.
-  const auto& m = ck.header.model;
-  cfg.model.d_model = m.d_model;
-  cfg.model.n_layers = m.n_layers;
-  cfg.model.n_heads = m.n_heads;
-  cfg.model.n_kv_heads = m.n_kv_heads;
-  cfg.model.mlp_hidden = m.mlp_hidden;
-  cfg.model.context = m.context;
-  cfg.model.rope_base = m.rope_base;
-  cfg.model.norm_eps = m.norm_eps;
-  return ck.model;
-}
+// The starting policy: model.path (a Hugging Face folder), the model.init checkpoint, or a seeded random
+// init. Also the reference policy. The model's own shape goes into the effective config.
+Transformer Trainer::Impl::initial_model() { return load_start_model(cfg.model, static_cast<uint64_t>(cfg.seed)).model; }
 
 Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Impl>()) {
   auto& s = *impl_;
@@ -166,7 +117,7 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
   if (s.cfg.device != "cpu")
     throw ConfigError("config: device '" + s.cfg.device + "' needs a CUDA-enabled LibTorch build; this one is CPU-only");
 
-  s.tokenizer = std::make_unique<CharTokenizer>(builtin_alphabet());
+  s.tokenizer = load_start_tokenizer(s.cfg.model);
   s.task = std::make_unique<ArithmeticTask>(s.cfg.task);
 
   check_batch_split(s.cfg, s.opts.dist.world);
@@ -195,10 +146,10 @@ Trainer::~Trainer() = default;
 // Prompt plus completion must fit the model's context (known once the model is loaded).
 void Trainer::Impl::check_context() const {
   const int64_t need = static_cast<int64_t>(task->prompt_length()) + cfg.sampling.max_new_tokens;
-  if (need > model->options().context)
+  if (need > model->spec().context)
     throw ConfigError("sampling.max_new_tokens: prompt (" + std::to_string(task->prompt_length()) + ") + " +
                       std::to_string(cfg.sampling.max_new_tokens) + " new tokens exceed the model's context of " +
-                      std::to_string(model->options().context));
+                      std::to_string(model->spec().context));
 }
 
 // Every record goes to the store first (the truth), then to subscribers with the seq the store gave it.
@@ -377,7 +328,7 @@ std::string Trainer::Impl::checkpoint() {
   CheckpointHeader h;
   h.kind = "train";
   h.step = step;
-  h.model = model->options();
+  h.model = model->spec();
   h.tokenizer = tokenizer->describe();
   h.config = config_to_json(cfg);
   h.state = {{"prompt_rng", rng_to_string(prompt_rng)}, {"tokens_total", tokens_total}};
@@ -464,6 +415,14 @@ void Trainer::train() {
     const std::string path = s.checkpoint();
     s.emit_event(s.step, stopped ? "stop" : "finish", {{"checkpoint", path}});
     s.log->info("{} at step {}; checkpoint {}", stopped ? "stopped" : "finished", s.step, path);
+    if (s.cfg.export_on_finish) {
+      ExportOptions eo;
+      eo.dtype = s.cfg.export_dtype;
+      const std::string dir = (s.run_dir / "export").string();
+      export_hf_model(s.model, *s.tokenizer, dir, eo);
+      s.emit_event(s.step, "export", {{"path", dir}, {"dtype", eo.dtype}});
+      s.log->info("exported the model ({}) to {}", eo.dtype, dir);
+    }
     s.set_state(stopped ? "stopped" : "finished");
     if (s.endpoint) {
       // Let subscribers see the final state, then stop serving.

@@ -60,7 +60,4 @@ class Trainer {
 // The saved config of runs/<name>/ (what --resume starts from, before --set overrides).
 Config load_run_config(const std::string& runs_dir, const std::string& name);
 
-// Resolves "builtin:demo-base" and friends to a file; other values are returned unchanged.
-std::string resolve_model_path(const std::string& init);
-
 }  // namespace grpo

@@ -70,9 +70,16 @@ QString TraceInspector::render(const SampleView& s, HeatMap kind, const QStringL
     }
   };
   QString html = "<span style='font-family:monospace; white-space:pre-wrap'>";
+  // A BPE token may end inside a UTF-8 character (a CJK character or an emoji spread over two tokens): each
+  // character is drawn with the token it starts in, so a boundary inside a character moves past it, and a
+  // token lying wholly inside one character draws nothing of its own.
+  auto char_start = [&](int b) {
+    while (b < bytes.size() && (static_cast<unsigned char>(bytes[b]) & 0xC0) == 0x80) ++b;
+    return b;
+  };
   for (int t = 0; t < starts.size(); ++t) {
-    const int b0 = starts[t];
-    const int b1 = t + 1 < starts.size() ? starts[t + 1] : static_cast<int>(bytes.size());
+    const int b0 = char_start(starts[t]);
+    const int b1 = t + 1 < starts.size() ? char_start(starts[t + 1]) : static_cast<int>(bytes.size());
     if (b0 >= b1 || b0 >= bytes.size()) continue;
     QString style;
     if (kind == kDeltaLogp) style += "background-color:" + diverging(value(t)) + ";";

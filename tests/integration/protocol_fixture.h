@@ -21,12 +21,12 @@ struct LiveRun {
   static grpo::Config tiny_config(int64_t max_steps = 100000) {
     grpo::Config c;
     c.model.init = "";
-    c.model.d_model = 32;
-    c.model.n_layers = 1;
-    c.model.n_heads = 2;
-    c.model.n_kv_heads = 2;
-    c.model.mlp_hidden = 32;
-    c.model.context = 48;
+    c.model.spec.d_model = 32;
+    c.model.spec.n_layers = 1;
+    c.model.spec.n_heads = 2;
+    c.model.spec.n_kv_heads = 2;
+    c.model.spec.mlp_hidden = 32;
+    c.model.spec.context = 48;
     c.sampling.max_new_tokens = 24;
     c.grpo.prompts_per_step = 2;
     c.grpo.group_size = 2;

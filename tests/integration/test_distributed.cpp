@@ -8,6 +8,7 @@
 #include "ipc/client.h"
 #include "ipc/run_store.h"
 #include "trainer/checkpoint.h"
+#include "trainer/model_source.h"
 #include "trainer/trainer.h"
 
 namespace {

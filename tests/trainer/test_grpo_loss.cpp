@@ -15,6 +15,9 @@ using namespace grpo;
 
 namespace {
 
+// The built-in tokenizer's ids: "\n" (1) ends a row, PAD (0) is never sampled.
+const SpecialTokens kSpecial{{1}, 0, {0}, 0};
+
 // The two-group batch (G = 3): group 1 rewards {1, 0, 0}, group 2 rewards {0, 0.5, 1}.
 //   group 1: mean 1/3, sample std sqrt(((2/3)² + 2·(1/3)²) / 2) = 1/√3
 //            A = (2/3)·√3 = 1.1547005, (−1/3)·√3 = −0.5773503 (twice)
@@ -157,7 +160,7 @@ class TestGrpoLoss : public QObject {
   // REINFORCE with the group mean as baseline, on a real model and sampled completions.
   void gradient_equals_reinforce_with_group_baseline() {
     torch::manual_seed(3);
-    ModelOptions mo;
+    ModelSpec mo;
     mo.vocab_size = 12;
     mo.d_model = 16;
     mo.n_layers = 1;
@@ -172,7 +175,7 @@ class TestGrpoLoss : public QObject {
       for (int i = 0; i < 3; ++i) prompts.push_back({3, 4, 5 + p});
     SamplingOptions so;
     so.max_new_tokens = 6;
-    auto rollout = generate(model, prompts, so, /*eos_id=*/1, /*pad_id=*/0, gen);
+    auto rollout = generate(model, prompts, so, kSpecial, gen);
     auto adv = group_advantages(rewards().to(torch::kFloat32), true, 1e-4).view({-1});
 
     auto grads = [&](bool grpo) {

@@ -8,8 +8,8 @@
 using namespace grpo;
 
 namespace {
-ModelOptions small_gqa() {
-  ModelOptions mo;
+ModelSpec small_gqa() {
+  ModelSpec mo;
   mo.vocab_size = 20;
   mo.d_model = 32;
   mo.n_layers = 2;
@@ -41,7 +41,7 @@ class TestModel : public QObject {
     auto valid = torch::cat({pvalid, torch::ones({B, N}, torch::kBool)}, 1);
     auto full = model->forward(tokens, positions_from_valid(valid), valid);  // (B, P + N, V)
 
-    auto cache = KVCache::allocate(model->options(), B, P + N, torch::TensorOptions());
+    auto cache = KVCache::allocate(model->spec(), B, P + N, torch::TensorOptions());
     auto pre = model->forward(prompt, positions_from_valid(pvalid), pvalid, &cache);  // (B, P, V)
     double max_diff = (pre.select(1, P - 1) - full.select(1, P - 1)).abs().max().item<double>();
     auto pos = pvalid.sum(1).to(torch::kLong);
@@ -76,7 +76,7 @@ class TestModel : public QObject {
   }
 
   void demo_model_size() {
-    ModelOptions mo;  // the demo's defaults: d 64, 3 layers, 4 heads, SwiGLU 176, vocab 34
+    ModelSpec mo;  // the demo's defaults: d 64, 3 layers, 4 heads, SwiGLU 176, vocab 34
     Transformer model(mo);
     // 34·64 (tied embedding) + 3·(2·64 norms + 4·64·64 attention + 3·64·176 MLP) + 64 final norm
     QCOMPARE(model->num_parameters(), int64_t{34 * 64 + 3 * (2 * 64 + 4 * 64 * 64 + 3 * 64 * 176) + 64});

@@ -14,12 +14,12 @@ namespace {
 Config tiny_config() {
   Config c;
   c.model.init = "";  // random init, seeded
-  c.model.d_model = 32;
-  c.model.n_layers = 2;
-  c.model.n_heads = 4;
-  c.model.n_kv_heads = 2;
-  c.model.mlp_hidden = 48;
-  c.model.context = 64;
+  c.model.spec.d_model = 32;
+  c.model.spec.n_layers = 2;
+  c.model.spec.n_heads = 4;
+  c.model.spec.n_kv_heads = 2;
+  c.model.spec.mlp_hidden = 48;
+  c.model.spec.context = 64;
   c.sampling.max_new_tokens = 40;
   c.grpo.prompts_per_step = 4;
   c.grpo.group_size = 4;

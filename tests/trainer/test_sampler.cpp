@@ -10,9 +10,12 @@
 using namespace grpo;
 
 namespace {
+
+// The built-in tokenizer's ids: "\n" (1) ends a row, PAD (0) is never sampled.
+const SpecialTokens kSpecial{{1}, 0, {0}, 0};
 Transformer tiny_model() {
   torch::manual_seed(5);
-  ModelOptions mo;
+  ModelSpec mo;
   mo.vocab_size = 8;
   mo.d_model = 16;
   mo.n_layers = 1;
@@ -34,7 +37,7 @@ class TestSampler : public QObject {
     SamplingOptions so;
     so.max_new_tokens = 30;
     so.temperature = 2.0;  // flat enough that end-of-sequence (id 1 of 8) shows up
-    auto r = generate(model, prompts(), so, /*eos_id=*/1, /*pad_id=*/0, gen);
+    auto r = generate(model, prompts(), so, kSpecial, gen);
     QCOMPARE(r.rows(), int64_t{4});
     for (int64_t b = 0; b < 4; ++b) {
       const int64_t n = r.lengths[static_cast<size_t>(b)];
@@ -70,13 +73,13 @@ class TestSampler : public QObject {
     so.max_new_tokens = 20;
     so.temperature = 2.0;
     auto g_all = at::make_generator<at::CPUGeneratorImpl>(11);
-    const auto all = generate(model, prompts(), so, 1, 0, g_all);
+    const auto all = generate(model, prompts(), so, kSpecial, g_all);
     const auto p = prompts();
     std::vector<Rollout> parts;
     std::vector<at::Generator> gens;
     for (std::vector<int64_t> rows : {std::vector<int64_t>{0, 2}, std::vector<int64_t>{1, 3}}) {
       gens.push_back(at::make_generator<at::CPUGeneratorImpl>(11));
-      parts.push_back(generate(model, {p[rows[0]], p[rows[1]]}, so, 1, 0, gens.back(), BatchRows{4, rows}));
+      parts.push_back(generate(model, {p[rows[0]], p[rows[1]]}, so, kSpecial, gens.back(), BatchRows{4, rows}));
     }
     QCOMPARE(std::max(parts[0].decode_steps, parts[1].decode_steps), all.decode_steps);
     for (int part = 0; part < 2; ++part)
@@ -98,8 +101,8 @@ class TestSampler : public QObject {
     so.max_new_tokens = 12;
     auto g1 = at::make_generator<at::CPUGeneratorImpl>(9);
     auto g2 = at::make_generator<at::CPUGeneratorImpl>(9);
-    auto a = generate(model, prompts(), so, 1, 0, g1);
-    auto b = generate(model, prompts(), so, 1, 0, g2);
+    auto a = generate(model, prompts(), so, kSpecial, g1);
+    auto b = generate(model, prompts(), so, kSpecial, g2);
     QVERIFY(torch::equal(a.completion, b.completion));
   }
 
@@ -110,8 +113,8 @@ class TestSampler : public QObject {
     greedy.max_new_tokens = nucleus.max_new_tokens = 10;
     nucleus.top_p = 1e-6;
     auto g = at::make_generator<at::CPUGeneratorImpl>(3);
-    auto a = generate(model, prompts(), greedy, 1, 0, g);
-    auto b = generate(model, prompts(), nucleus, 1, 0, g);
+    auto a = generate(model, prompts(), greedy, kSpecial, g);
+    auto b = generate(model, prompts(), nucleus, kSpecial, g);
     QVERIFY(torch::equal(a.completion, b.completion));
   }
 
@@ -120,7 +123,7 @@ class TestSampler : public QObject {
     auto g = at::make_generator<at::CPUGeneratorImpl>(4);
     SamplingOptions so;
     so.max_new_tokens = 8;
-    auto r = generate(model, prompts(), so, 1, 0, g);
+    auto r = generate(model, prompts(), so, kSpecial, g);
     torch::NoGradGuard no_grad;
     auto s = score_completions(model, r, 1.0, true);
     QVERIFY((s.logp * r.completion_mask).max().item<double>() <= 0.0);

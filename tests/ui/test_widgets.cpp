@@ -141,6 +141,27 @@ class TestWidgets : public QObject {
     QVERIFY(heat.contains("title='token 0: log p"));
   }
 
+  // BPE tokens may end inside a character: "世" (3 bytes) as two tokens, "😀" (4 bytes) as two, then "a".
+  // Each character is drawn whole with the token it starts in; nothing becomes U+FFFD.
+  void render_keeps_characters_split_across_tokens_whole() {
+    SampleView s;
+    s.completion = QString::fromUtf8("世😀a");
+    s.offsets = {0, 2, 3, 5, 7};  // 世 = [0, 3), 😀 = [3, 7), a = [7, 8)
+    s.logp = {-0.1f, -0.2f, -3.0f, -0.4f, -0.5f};
+    s.logp_old = s.logp;
+    s.entropy = {0.f, 0.f, 0.f, 0.f, 0.f};
+    s.kl = s.entropy;
+    const QString html = TraceInspector::render(s, TraceInspector::kLogp, {});
+    QVERIFY(!html.contains(QChar(0xFFFD)));
+    QVERIFY2(html.contains(QString::fromUtf8("世")), qPrintable(html));
+    QVERIFY2(html.contains(QString::fromUtf8("😀")), qPrintable(html));
+    QVERIFY(html.contains("title='token 0:"));  // 世 is drawn with token 0
+    QVERIFY(html.contains("title='token 2:"));  // 😀 with token 2 (its first byte)
+    QVERIFY(!html.contains("title='token 1:"));  // token 1 lies inside 世: nothing of its own
+    QVERIFY(!html.contains("title='token 3:"));
+    QVERIFY(html.contains("title='token 4:"));
+  }
+
   void inspector_filters_and_group_view() {
     TraceInspector inspector;
     inspector.set_available_steps({1, 3});
