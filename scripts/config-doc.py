@@ -1,32 +1,45 @@
 #!/usr/bin/env python3
-"""Regenerates the key table of docs/config.md from trainer/config.h (fields, defaults and comments)."""
+"""Regenerates the key table of docs/config.md: the keys of the schema (trainer/config.cpp's config_fields),
+each with its type, default and comment from the struct field it points to (trainer/config.h, and
+trainer/model_spec.h for the model's shape)."""
 import pathlib
 import re
 
 root = pathlib.Path(__file__).resolve().parent.parent
-src = (root / "trainer/config.h").read_text()
 sections = {"Model": "model", "Task": "task", "Sampling": "sampling", "Grpo": "grpo", "Reward": "rewards", "Optim": "optim",
-            "Pretrain": "pretrain"}
+            "Pretrain": "pretrain", "ModelSpec": "model"}
 types = {"int64_t": "integer", "double": "number", "bool": "bool", "std::string": "string",
          "std::vector<std::string>": "list of strings"}
-rows, section = [], None
-for line in src.splitlines():
-    if m := re.match(r"struct (\w+)Config \{", line):
-        section = sections.get(m.group(1))
-        continue
-    if line.startswith("struct Config {"):
-        section = ""
-        continue
-    if line.startswith("};"):
-        section = None
-        continue
-    if section is None:
-        continue
-    if m := re.match(r"\s+(int64_t|double|bool|std::string|std::vector<std::string>)\s+(\w+)\s*=\s*(.*?);\s*//\s*(.*)", line):
-        t, name, default, comment = m.groups()
-        key = f"{section}.{name}" if section else name
-        default = default.replace("{", "[").replace("}", "]")
-        rows.append(f"| `{key}` | {types[t]} | `{default}` | {comment} |")
+fields = {}  # key -> row
+for header in ("trainer/config.h", "trainer/model_spec.h"):
+    section = None
+    for line in (root / header).read_text().splitlines():
+        if m := re.match(r"struct (\w+?)(Config)? \{", line):
+            section = sections.get(m.group(1), "" if m.group(1) == "Config" and m.group(2) is None else None)
+            if line.startswith("struct Config {"):
+                section = ""
+            continue
+        if line.startswith("};"):
+            section = None
+            continue
+        if section is None:
+            continue
+        if m := re.match(r"\s+(int64_t|double|bool|std::string|std::vector<std::string>)\s+(\w+)\s*=\s*(.*?);\s*//\s*(.*)", line):
+            t, name, default, comment = m.groups()
+            key = f"{section}.{name}" if section else name
+            default = default.replace("{", "[").replace("}", "]")
+            fields.setdefault(key, f"| `{key}` | {types[t]} | `{default}` | {comment} |")
+        elif m := re.match(r"\s+([\w:]+)\s+(\w+);\s*//\s*(.*)", line):  # a field without a default: a string
+            t, name, comment = m.groups()
+            if t == "std::string":
+                key = f"{section}.{name}" if section else name
+                fields.setdefault(key, f'| `{key}` | string | `""` | {comment} |')
+
+schema = re.findall(r'(?:num|text|flag|list)\("([\w.]+)"', (root / "trainer/config.cpp").read_text())
+missing = [k for k in schema if k not in fields]
+if missing:
+    raise SystemExit(f"config-doc: no documented field for {missing}")
+rows = [fields[k] for k in schema]
 
 doc = root / "docs/config.md"
 text = doc.read_text()
