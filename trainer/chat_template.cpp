@@ -1,5 +1,7 @@
 #include "trainer/chat_template.h"
 
+#include "trainer/resources.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -231,25 +233,6 @@ std::string tail(const std::string& s, size_t n = 2000) {
 
 }  // namespace
 
-std::optional<std::string> find_resource(const std::string& relative) {
-  std::vector<fs::path> roots;
-  if (const char* env = std::getenv("GRPO_RESOURCES_DIR"); env && *env) roots.emplace_back(env);
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    roots.push_back(exe.parent_path() / "../share/grpo-studio");
-    roots.push_back(exe.parent_path() / "resources");
-  }
-#ifdef GRPO_SOURCE_RESOURCES_DIR
-  roots.emplace_back(GRPO_SOURCE_RESOURCES_DIR);
-#endif
-  for (const auto& r : roots) {
-    const fs::path p = r / relative;
-    if (fs::exists(p, ec)) return fs::canonical(p, ec).string();
-  }
-  return std::nullopt;
-}
-
 void validate_conversation(const json& messages, size_t index) {
   const std::string conv = "conversation " + std::to_string(index);
   if (!messages.is_array()) throw ChatTemplateError(conv + ": must be a list of messages, got " + messages.type_name());
@@ -359,9 +342,8 @@ std::vector<std::string> ChatTemplate::render(const std::vector<json>& conversat
   const auto script = find_resource("scripts/render_chat_template.py");
   if (!script)
     throw ChatTemplateError(where(folder) +
-                            ": the helper scripts/render_chat_template.py was not found (looked under $GRPO_RESOURCES_DIR, "
-                            "<exe dir>/../share/grpo-studio and <exe dir>/resources); set GRPO_RESOURCES_DIR to the "
-                            "install's resources folder");
+                            ": the helper scripts/render_chat_template.py was not found (looked under " +
+                            resource_roots_description() + "); set GRPO_RESOURCES_DIR to the install's resources folder");
   std::string python = "/usr/bin/python3";
   if (const char* env = std::getenv("GRPO_PYTHON"); env && *env) python = env;
 

@@ -21,11 +21,6 @@ class ChatTemplateError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A shipped resource, `relative` to the resources root: under $GRPO_RESOURCES_DIR, then the install's
-// <exe dir>/../share/grpo-studio and <exe dir>/resources, then the source tree (GRPO_SOURCE_RESOURCES_DIR,
-// when this file is compiled with it). The canonical path of the first that exists, or nullopt.
-std::optional<std::string> find_resource(const std::string& relative);
-
 // Throws ChatTemplateError unless `messages` is a non-empty list of objects, each with a string "role" and a
 // "content" that is a string or a list of parts (objects with a string "type"; "text" parts need a string
 // "text"). `index` is the conversation's position, for the message.

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "trainer/byte_level.h"
 #include "trainer/config.h"
 #include "trainer/hf_tokenizer.h"
 #include "trainer/safetensors.h"
@@ -101,25 +102,6 @@ void write_json_file(const fs::path& path, const json& j) {
   std::ofstream out(path, std::ios::trunc);
   out << j.dump(2) << "\n";
   if (!out) throw ConfigError("cannot write '" + path.string() + "'");
-}
-
-// GPT-2's reversible byte -> printable character map, as tokenizer.json's ByteLevel uses it.
-std::string byte_level_char(uint8_t b) {
-  int cp = b;
-  if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174))) {
-    int n = 0;
-    for (int x = 0; x < b; ++x)
-      if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174))) ++n;
-    cp = 256 + n;
-  }
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
 }
 
 }  // namespace
@@ -299,7 +281,7 @@ json char_tokenizer_json(const CharTokenizer& tok) {
   json vocab = json::object();
   for (size_t i = 0; i < tok.alphabet().size(); ++i) {
     if (tok.alphabet()[i] == '\n') continue;  // an added token (below), so that "\n" names the end of sequence
-    vocab[byte_level_char(static_cast<uint8_t>(tok.alphabet()[i]))] = static_cast<int64_t>(i) + 1;
+    vocab[byte_level_encode(tok.alphabet().substr(i, 1))] = static_cast<int64_t>(i) + 1;
   }
   auto added = [](int64_t id, const std::string& content, bool special) {
     return json{{"id", id},           {"content", content}, {"single_word", false}, {"lstrip", false},

@@ -9,6 +9,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/hf_model.h"
 #include "trainer/hf_tokenizer.h"
+#include "trainer/resources.h"
 
 namespace grpo {
 
@@ -17,22 +18,10 @@ namespace fs = std::filesystem;
 std::string resolve_model_path(const std::string& ref) {
   const std::string prefix = "builtin:";
   if (ref.rfind(prefix, 0) != 0) return ref;
-  const std::string file = ref.substr(prefix.size()) + ".pt";
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("GRPO_RESOURCES_DIR")) dirs.emplace_back(fs::path(env) / "models");
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    dirs.push_back(exe.parent_path() / "../share/grpo-studio/models");
-    dirs.push_back(exe.parent_path() / "resources/models");
-  }
-#ifdef GRPO_SOURCE_RESOURCES_DIR
-  dirs.emplace_back(fs::path(GRPO_SOURCE_RESOURCES_DIR) / "models");
-#endif
-  for (const auto& d : dirs)
-    if (fs::exists(d / file)) return fs::canonical(d / file).string();
-  throw ConfigError("built-in model '" + ref + "' not found (looked for " + file +
-                    " under $GRPO_RESOURCES_DIR/models and the install's resources/models)");
+  const std::string file = "models/" + ref.substr(prefix.size()) + ".pt";
+  if (const auto found = find_resource(file)) return *found;
+  throw ConfigError("built-in model '" + ref + "' not found (looked for " + file + " under " +
+                    resource_roots_description() + ")");
 }
 
 bool is_model_folder(const std::string& ref) {

@@ -282,7 +282,7 @@ void Trainer::Impl::setup_new_run() {
   emit_event(0, "start", {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()},
                           {"world_size", dist->world()}});
   log->info("run {} | {} | {:.3f}M parameters | {} steps of {} prompts x {} completions{}", run_dir_str,
-            cfg.model.init.empty() ? "random init" : cfg.model.init, model->num_parameters() / 1e6, cfg.max_steps,
+            !cfg.model.path.empty() ? cfg.model.path : cfg.model.init.empty() ? "random init" : cfg.model.init, model->num_parameters() / 1e6, cfg.max_steps,
             cfg.grpo.prompts_per_step, cfg.grpo.group_size,
             dist->world() > 1 ? " | " + std::to_string(dist->world()) + " ranks (Gloo)" : std::string());
 }

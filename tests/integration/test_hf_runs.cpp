@@ -98,6 +98,35 @@ class TestHfRuns : public QObject {
     }
   }
 
+  // A folder run resumes exactly (its 4th step after a resume equals the native run's 4th) and exports its
+  // final model on finishing (export_on_finish), which generates as its last checkpoint does.
+  void folder_runs_resume_and_export_on_finish() {
+    auto native = train(QStringList{"run", "--runs-dir", d() + "/runs", "--name", "native4"} + kDemoSmall +
+                            QStringList{"--set", "max_steps=4"},
+                        d());
+    QVERIFY2(native.code == 0, qPrintable(native.err));
+    auto resumed = train({"run", "--runs-dir", d() + "/runs", "--name", "folder", "--resume", "--no-serve", "--quiet",
+                          "--set", "max_steps=4", "--set", "export_on_finish=true", "--set", "export_dtype=f32"},
+                         d());
+    QVERIFY2(resumed.code == 0, qPrintable(resumed.err));
+    auto a = grpo::ipc::RunStore::open_for_reading((d() + "/runs/native4/run.sqlite").toStdString());
+    auto b = grpo::ipc::RunStore::open_for_reading((d() + "/runs/folder/run.sqlite").toStdString());
+    QCOMPARE(b.last_step(), int64_t{4});
+    for (const auto& [name, value] : a.metrics_at(4))
+      if (!is_timing(name))
+        QVERIFY2(b.metrics_at(4).at(name) == value || (std::isnan(value) && std::isnan(b.metrics_at(4).at(name))),
+                 name.c_str());
+    const QString exported = d() + "/runs/folder/export";
+    QVERIFY(QFileInfo::exists(exported + "/config.json") && QFileInfo::exists(exported + "/model.safetensors"));
+    QVERIFY(QFileInfo::exists(exported + "/tokenizer.json"));
+    const QStringList gen = {"--prompt", "Q:12345+11111=", "--max-new-tokens", "109", "--json"};
+    auto from_export = train(QStringList{"generate", "--model", exported} + gen, d());
+    auto from_checkpoint = train(QStringList{"generate", "--model", d() + "/runs/folder/checkpoints/step_000004.pt"} + gen, d());
+    QVERIFY2(from_export.code == 0 && from_checkpoint.code == 0, qPrintable(from_export.err + from_checkpoint.err));
+    QCOMPARE(json::parse(from_export.out.toStdString())["completion_ids"],
+             json::parse(from_checkpoint.out.toStdString())["completion_ids"]);
+  }
+
   void qwen3_layout_with_the_real_tokenizer_trains() {
     const QString tok_dir = qwen3_tokenizer_dir();
     QVERIFY2(QFileInfo::exists(tok_dir + "/tokenizer.json"),

@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include "trainer/chat_template.h"
+#include "trainer/resources.h"
 
 #include <cstdlib>
 #include <filesystem>

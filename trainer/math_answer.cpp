@@ -1,0 +1,1121 @@
+// The math reward's answer extraction, normalization and comparison (see math_answer.h). Every scan is
+// linear in its input: completions are untrusted model output, up to megabytes of it.
+#include "trainer/math_answer.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+
+namespace grpo {
+
+namespace {
+
+constexpr size_t kNpos = std::string_view::npos;
+
+// A delimited answer ("The answer is $…$") longer than this is not one; bounds the look-ahead.
+constexpr size_t kMaxDelimitedSpan = 4096;
+// \frac inside \frac inside … deeper than this is not a number.
+constexpr int kMaxFracDepth = 8;
+// The index of \sqrt[n]{x} is looked for this far.
+constexpr size_t kMaxSqrtIndex = 32;
+// Integers up to 2^53 are exact in a double.
+constexpr double kExactIntegerLimit = 9007199254740992.0;
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+char to_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool starts_with(std::string_view s, size_t pos, std::string_view prefix) {
+  return pos <= s.size() && s.size() - pos >= prefix.size() && s.compare(pos, prefix.size(), prefix) == 0;
+}
+
+// `lower_prefix` is lowercase ASCII.
+bool starts_with_ci(std::string_view s, size_t pos, std::string_view lower_prefix) {
+  if (pos > s.size() || s.size() - pos < lower_prefix.size()) return false;
+  for (size_t k = 0; k < lower_prefix.size(); ++k)
+    if (to_lower(s[pos + k]) != lower_prefix[k]) return false;
+  return true;
+}
+
+// A LaTeX command `name` (without the backslash) at s[pos]: "\frac" matches at "\frac12", not at "\fracx".
+bool command_at(std::string_view s, size_t pos, std::string_view name) {
+  return pos < s.size() && s[pos] == '\\' && starts_with(s, pos + 1, name) &&
+         (pos + 1 + name.size() == s.size() || !is_alpha(s[pos + 1 + name.size()]));
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// For each unescaped '{' the index of its '}', kNpos when it is never closed (and for every other byte).
+// \{ and \} are literal braces; \\ is a line break, so the brace after it counts.
+std::vector<size_t> match_braces(std::string_view s) {
+  std::vector<size_t> match(s.size(), kNpos);
+  std::vector<size_t> open;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '\\') {
+      ++i;
+    } else if (c == '{') {
+      open.push_back(i);
+    } else if (c == '}' && !open.empty()) {
+      match[open.back()] = i;
+      open.pop_back();
+    }
+  }
+  return match;
+}
+
+// ---- Extraction -------------------------------------------------------------------------------------
+
+// The last \boxed / \fbox whose argument is complete and not empty.
+std::optional<std::string_view> find_boxed(std::string_view s) {
+  struct Candidate {
+    size_t arg;  // the '{' of "\boxed{…}", or the first byte of "\boxed 5"
+    bool braced;
+  };
+  std::vector<Candidate> candidates;
+  for (size_t i = s.find('\\'); i != kNpos; i = s.find('\\', i + 1)) {
+    size_t j;
+    if (command_at(s, i, "boxed")) {
+      j = i + 6;
+    } else if (command_at(s, i, "fbox")) {
+      j = i + 5;
+    } else {
+      continue;
+    }
+    const size_t name_end = j;
+    while (j < s.size() && is_space(s[j])) ++j;
+    if (j < s.size() && s[j] == '{') {
+      candidates.push_back({j, true});
+    } else if (j > name_end && j < s.size() && s[j] != '$' && s[j] != '\\') {
+      candidates.push_back({j, false});  // "\boxed 5": up to the next space or $ (the MATH convention)
+    }
+  }
+  if (candidates.empty()) return std::nullopt;
+  std::vector<size_t> match;
+  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+    std::string_view content;
+    if (it->braced) {
+      if (match.empty()) match = match_braces(s);
+      const size_t close = match[it->arg];
+      if (close == kNpos) continue;  // "\boxed{" never closed
+      content = trim(s.substr(it->arg + 1, close - it->arg - 1));
+    } else {
+      size_t e = it->arg;
+      while (e < s.size() && !is_space(s[e]) && s[e] != '$' && s[e] != '<') ++e;
+      content = s.substr(it->arg, e - it->arg);
+    }
+    if (!content.empty()) return content;
+  }
+  return std::nullopt;
+}
+
+// The last line holding "####" followed by an answer (the rest of the line). A "####" line whose text starts
+// with a letter is a Markdown heading ("#### Step 2"), not an answer.
+std::optional<std::string_view> find_hashes(std::string_view s) {
+  std::optional<std::string_view> best;
+  size_t line = 0;
+  while (line < s.size()) {
+    size_t end = s.find('\n', line);
+    if (end == kNpos) end = s.size();
+    const size_t h = s.substr(line, end - line).find("####");
+    if (h != kNpos) {
+      size_t j = line + h;
+      while (j < end && s[j] == '#') ++j;
+      const std::string_view content = trim(s.substr(j, end - j));
+      if (!content.empty() && !is_alpha(content.front())) best = content;
+    }
+    line = end + 1;
+  }
+  return best;
+}
+
+// The last <answer>…</answer> pair with a non-empty content.
+std::optional<std::string_view> find_answer_tag(std::string_view s) {
+  constexpr std::string_view kOpen = "<answer>", kClose = "</answer>";
+  std::optional<std::string_view> best;
+  size_t open = kNpos;
+  for (size_t i = s.find('<'); i != kNpos; i = s.find('<', i + 1)) {
+    if (starts_with(s, i, kOpen)) {
+      open = i + kOpen.size();
+    } else if (open != kNpos && starts_with(s, i, kClose)) {
+      const std::string_view content = trim(s.substr(open, i - open));
+      if (!content.empty()) best = content;
+      open = kNpos;
+    }
+  }
+  return best;
+}
+
+// Whether the "answer" at s[i] opens a statement of the final answer: "the/final/correct/my/our answer is",
+// or "answer is" at the start of the text, a line or a sentence. ("this answer is wrong" is not one.)
+bool answer_is_context(std::string_view s, size_t i) {
+  size_t k = i;
+  while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t' || s[k - 1] == '*')) --k;
+  if (k == 0) return true;
+  const char prev = s[k - 1];
+  if (prev == '\n' || prev == '\r' || prev == '.' || prev == '!' || prev == '?' || prev == ':' || prev == '#')
+    return true;
+  size_t w = k;
+  while (w > 0 && k - w < 8 && is_alpha(s[w - 1])) --w;
+  if (w == k || (w > 0 && is_alpha(s[w - 1]))) return false;
+  std::string word;
+  for (size_t p = w; p < k; ++p) word += to_lower(s[p]);
+  return word == "the" || word == "final" || word == "correct" || word == "my" || word == "our";
+}
+
+// Whether " because" / ", which" / … follows at s[p] (a space, then a connective word): the answer ended.
+bool connective_at(std::string_view s, size_t p) {
+  if (p >= s.size() || s[p] != ' ') return false;
+  size_t w = p + 1, e = w;
+  while (e < s.size() && e - w <= 9 && is_alpha(s[e])) ++e;
+  if (e == w || e - w > 9 || (e < s.size() && is_alpha(s[e]))) return false;
+  std::string word;
+  for (size_t k = w; k < e; ++k) word += to_lower(s[k]);
+  static constexpr std::string_view kConnectives[] = {"because", "since",     "which",   "so",      "but",
+                                                      "as",      "hence",     "thus",    "where",   "when",
+                                                      "given",   "therefore", "meaning", "assuming"};
+  return std::find(std::begin(kConnectives), std::end(kConnectives), word) != std::end(kConnectives);
+}
+
+// The answer stated at s[j]: a math-delimited one ($…$, $$…$$, \(…\), \[…\]) up to its closing delimiter,
+// otherwise up to the end of the line, the next tag, the end of the sentence (". ", "!", "?"; a period
+// followed by a digit is a decimal point) or a connective ("5, because …", "Paris since …"), whichever
+// comes first, outside braces.
+std::string_view answer_span(std::string_view s, size_t j) {
+  while (j < s.size() && (is_space(s[j]) || s[j] == '*')) ++j;
+  const size_t limit = std::min(s.size(), j + kMaxDelimitedSpan);
+  const std::string_view window = s.substr(0, limit);
+  for (auto [open, close] :
+       {std::pair<std::string_view, std::string_view>{"$$", "$$"}, {"\\[", "\\]"}, {"\\(", "\\)"}}) {
+    if (!starts_with(s, j, open)) continue;
+    const size_t c = window.find(close, j + open.size());
+    if (c != kNpos) return s.substr(j, c + close.size() - j);
+    break;
+  }
+  if (j < s.size() && s[j] == '$' && !starts_with(s, j, "$$")) {
+    // Inline math, unless the closing $ is on another line or in another sentence ("$50. Then $20").
+    for (size_t e = j + 1; e < limit; ++e) {
+      const char c = s[e];
+      if (c == '\n' || ((c == '.' || c == '!' || c == '?') && e + 1 < s.size() && is_space(s[e + 1]))) break;
+      if (c == '$') return s.substr(j, e + 1 - j);
+    }
+  }
+  size_t e = j;
+  int depth = 0;
+  for (; e < s.size(); ++e) {
+    const char c = s[e];
+    if (c == '\\') {
+      ++e;
+      continue;
+    }
+    if (c == '{') ++depth;
+    if (c == '}' && depth > 0) --depth;
+    if (c == '\n' || c == '\r') break;
+    if (c == '<' && e + 1 < s.size() && (s[e + 1] == '/' || is_alpha(s[e + 1]))) break;
+    if (depth == 0 && (c == '.' || c == '!' || c == '?') && (e + 1 == s.size() || is_space(s[e + 1]))) break;
+    if (depth == 0 && e > j && (c == ' ' || c == ',') && connective_at(s, c == ',' ? e + 1 : e)) break;
+  }
+  std::string_view span = trim(s.substr(j, std::min(e, s.size()) - j));
+  while (!span.empty() && span.back() == '*') span.remove_suffix(1);
+  return trim(span);
+}
+
+// The last "… answer is x" / "answer: x" with a non-empty x.
+std::optional<std::string_view> find_answer_is(std::string_view s) {
+  constexpr std::string_view kAnswer = "answer";
+  if (s.size() < kAnswer.size()) return std::nullopt;
+  for (size_t i = s.size() - kAnswer.size() + 1; i-- > 0;) {
+    if (to_lower(s[i]) != 'a' || !starts_with_ci(s, i, kAnswer)) continue;
+    if (i > 0 && is_alpha(s[i - 1])) continue;
+    size_t j = i + kAnswer.size();
+    while (j < s.size() && s[j] == '*') ++j;
+    if (j < s.size() && s[j] == ':') {
+      ++j;  // "Answer: x", "Final Answer: x", "**Answer:** x"
+    } else {
+      size_t k = j;
+      while (k < s.size() && (s[k] == ' ' || s[k] == '\t')) ++k;
+      if (k == j || !starts_with_ci(s, k, "is") || (k + 2 < s.size() && is_alpha(s[k + 2]))) continue;
+      if (!answer_is_context(s, i)) continue;
+      j = k + 2;
+      while (j < s.size() && (s[j] == ' ' || s[j] == '*')) ++j;
+      if (j < s.size() && s[j] == ':') ++j;
+    }
+    const std::string_view span = answer_span(s, j);
+    if (!span.empty()) return span;
+  }
+  return std::nullopt;
+}
+
+size_t sign_length(std::string_view s, size_t i) {
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) return 1;
+  if (starts_with(s, i, "\xE2\x88\x92")) return 3;  // U+2212 MINUS SIGN
+  return 0;
+}
+
+// End of an unsigned decimal at s[i] ("1,234.5e-3", ".5"; comma groups of exactly three digits), or i.
+size_t scan_decimal(std::string_view s, size_t i) {
+  size_t j = i;
+  while (j < s.size() && is_digit(s[j])) ++j;
+  const size_t int_digits = j - i;
+  if (int_digits >= 1 && int_digits <= 3) {
+    while (j + 3 < s.size() && s[j] == ',' && is_digit(s[j + 1]) && is_digit(s[j + 2]) &&
+           is_digit(s[j + 3]) && (j + 4 == s.size() || !is_digit(s[j + 4])))
+      j += 4;
+  }
+  if (j + 1 < s.size() && s[j] == '.' && is_digit(s[j + 1])) {
+    ++j;
+    while (j < s.size() && is_digit(s[j])) ++j;
+  } else if (int_digits == 0) {
+    return i;
+  }
+  if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
+    size_t k = j + 1;
+    if (k < s.size() && (s[k] == '-' || s[k] == '+')) ++k;
+    if (k < s.size() && is_digit(s[k])) {
+      while (k < s.size() && is_digit(s[k])) ++k;
+      j = k;
+    }
+  }
+  return j;
+}
+
+// End of a numeric \frac / \dfrac / \tfrac at s[i] ("\frac{1}{2}", "\frac{-3}{4}", "\frac12"), or i.
+size_t scan_frac(std::string_view s, size_t i) {
+  size_t j;
+  if (command_at(s, i, "frac")) {
+    j = i + 5;
+  } else if (command_at(s, i, "dfrac") || command_at(s, i, "tfrac")) {
+    j = i + 6;
+  } else {
+    return i;
+  }
+  for (int arg = 0; arg < 2; ++arg) {
+    while (j < s.size() && s[j] == ' ') ++j;
+    if (j < s.size() && is_digit(s[j])) {
+      ++j;  // \frac12: single-digit arguments
+      continue;
+    }
+    if (j >= s.size() || s[j] != '{') return i;
+    size_t k = j + 1;
+    while (k < s.size() && s[k] == ' ') ++k;
+    k += sign_length(s, k);
+    const size_t e = scan_decimal(s, k);
+    if (e == k) return i;
+    k = e;
+    while (k < s.size() && s[k] == ' ') ++k;
+    if (k >= s.size() || s[k] != '}') return i;
+    j = k + 1;
+  }
+  return j;
+}
+
+// A sign counts only after a space, an opening bracket, "=", "$", ":" or "," ("5-3" holds 5 and 3).
+bool sign_may_follow(char prev) {
+  return is_space(prev) || prev == '(' || prev == '[' || prev == '{' || prev == '=' || prev == '$' ||
+         prev == ':' || prev == ',' || prev == ';';
+}
+
+// The last number: [sign] decimal [/ decimal] [%] or [sign] \frac{a}{b}, scanning forward once.
+std::optional<std::string_view> find_last_number(std::string_view s) {
+  std::optional<std::string_view> best;
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t start = i;
+    size_t j = i;
+    const size_t sign = sign_length(s, j);
+    if (sign > 0 && (j == 0 || sign_may_follow(s[j - 1]))) j += sign;
+    size_t e = scan_frac(s, j);
+    if (e == j) {
+      e = scan_decimal(s, j);
+      if (e > j && e + 1 < s.size() && s[e] == '/' && is_digit(s[e + 1])) e = scan_decimal(s, e + 1);
+      if (e > j) {
+        if (e < s.size() && s[e] == '%') {
+          ++e;
+        } else if (starts_with(s, e, "\\%")) {
+          e += 2;
+        }
+      }
+    }
+    if (e > j) {
+      best = s.substr(start, e - start);
+      i = e;
+    } else {
+      i = start + 1;
+    }
+  }
+  return best;
+}
+
+std::optional<std::string_view> extract_with(std::string_view s, AnswerSource source) {
+  switch (source) {
+    case AnswerSource::kBoxed:
+      return find_boxed(s);
+    case AnswerSource::kHashes:
+      return find_hashes(s);
+    case AnswerSource::kAnswerIs:
+      return find_answer_is(s);
+    case AnswerSource::kAnswerTag:
+      return find_answer_tag(s);
+    case AnswerSource::kLastNumber:
+      return find_last_number(s);
+  }
+  return std::nullopt;
+}
+
+std::optional<ExtractedAnswer> extract_in_order(std::string_view s, const std::vector<AnswerSource>& order) {
+  for (AnswerSource source : order) {
+    if (auto found = extract_with(s, source)) return ExtractedAnswer{std::string(*found), source};
+  }
+  return std::nullopt;
+}
+
+// ---- Normalization ----------------------------------------------------------------------------------
+
+// Unicode that models write in answers, folded to ASCII or LaTeX.
+struct Fold {
+  std::string_view from, to;
+};
+constexpr Fold kFolds[] = {
+    {"\xE2\x88\x92", "-"},         // U+2212 minus sign
+    {"\xEF\xBC\x8D", "-"},         // U+FF0D full-width hyphen-minus
+    {"\xEF\xBC\x8B", "+"},         // U+FF0B full-width plus
+    {"\xC2\xA0", " "},             // U+00A0 no-break space
+    {"\xE2\x80\x87", " "},         // U+2007 figure space
+    {"\xE2\x80\x88", " "},         // U+2008 punctuation space
+    {"\xE2\x80\x89", " "},         // U+2009 thin space
+    {"\xE2\x80\x8A", " "},         // U+200A hair space
+    {"\xE2\x80\xAF", " "},         // U+202F narrow no-break space
+    {"\xE3\x80\x80", " "},         // U+3000 ideographic space
+    {"\xE2\x80\x8B", ""},          // U+200B zero-width space
+    {"\xE2\x81\xA0", ""},          // U+2060 word joiner
+    {"\xEF\xBB\xBF", ""},          // U+FEFF byte-order mark
+    {"\xC3\x97", "\\times "},      // U+00D7 multiplication sign
+    {"\xC2\xB7", "\\cdot "},       // U+00B7 middle dot
+    {"\xE2\x8B\x85", "\\cdot "},   // U+22C5 dot operator
+    {"\xC3\xB7", "\\div "},        // U+00F7 division sign
+    {"\xC2\xB0", ""},              // U+00B0 degree sign
+    {"\xCF\x80", "\\pi "},         // U+03C0 pi
+    {"\xE2\x88\x9A", "\\sqrt"},    // U+221A square root
+    {"\xE2\x88\x9E", "\\infty "},  // U+221E infinity
+    {"\xE2\x81\x84", "/"},         // U+2044 fraction slash
+    {"\xC2\xBD", "\\frac{1}{2}"},  // U+00BD one half
+    {"\xC2\xBC", "\\frac{1}{4}"},  // U+00BC one quarter
+    {"\xC2\xBE", "\\frac{3}{4}"},  // U+00BE three quarters
+    {"\xEF\xBC\x85", "%"},         // U+FF05 full-width percent
+    {"\xEF\xBC\x8E", "."},         // U+FF0E full-width full stop
+    {"\xEF\xBC\x8C", ","},         // U+FF0C full-width comma
+    {"\xEF\xBC\x8F", "/"},         // U+FF0F full-width solidus
+    {"\xEF\xBC\x84", ""},          // U+FF04 full-width dollar
+    {"\xE2\x82\xAC", ""},          // U+20AC euro
+    {"\xC2\xA3", ""},              // U+00A3 pound
+    {"\xC2\xA5", ""},              // U+00A5 yen
+    {"\xE2\x82\xB9", ""},          // U+20B9 rupee
+    {"\xE2\x80\x9C", "\""},        // U+201C left double quotation mark
+    {"\xE2\x80\x9D", "\""},        // U+201D right double quotation mark
+    {"\xE2\x80\x98", "'"},         // U+2018 left single quotation mark
+    {"\xE2\x80\x99", "'"},         // U+2019 right single quotation mark
+};
+
+std::string fold_unicode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += s[i++];
+      continue;
+    }
+    if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBC) {
+      const auto d = static_cast<unsigned char>(s[i + 2]);
+      if (d >= 0x90 && d <= 0x99) {  // U+FF10..U+FF19 full-width digits
+        out += static_cast<char>('0' + (d - 0x90));
+        i += 3;
+        continue;
+      }
+    }
+    bool folded = false;
+    for (const Fold& f : kFolds) {
+      if (starts_with(s, i, f.from)) {
+        out += f.to;
+        i += f.from.size();
+        folded = true;
+        break;
+      }
+    }
+    if (!folded) out += s[i++];
+  }
+  return out;
+}
+
+bool is_one_of(std::string_view name, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Commands whose braced argument is kept and the command dropped: \text{5 cm} → "5 cm".
+bool is_wrapper(std::string_view name) {
+  return is_one_of(name,
+                   {"text",       "textbf",     "textit", "textrm", "textsf", "texttt", "textup",
+                    "textnormal", "emph",       "mathrm", "mathbf", "mathit", "mathsf", "mathtt",
+                    "mathnormal", "boldsymbol", "mbox",   "hbox",   "boxed",  "fbox",   "operatorname"});
+}
+
+// Commands dropped together with a following "." (\left. \right.) or nothing else.
+bool is_sizing(std::string_view name) {
+  return is_one_of(name, {"left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl",
+                          "Bigr", "biggl", "biggr", "Biggl", "Biggr"});
+}
+
+bool is_dropped(std::string_view name) {
+  return is_one_of(name, {"displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "degree",
+                          "dollar", "negthinspace", "negmedspace", "negthickspace"});
+}
+
+bool is_spacing(std::string_view name) {
+  return is_one_of(name, {"quad", "qquad", "enspace", "thinspace", "medspace", "thickspace", "space"});
+}
+
+// The LaTeX pass: one scan with a precomputed brace table. Wrapper commands lose their name and braces,
+// spacing and sizing commands go, \dfrac / \tfrac / \cfrac become \frac, and the arguments of \frac and
+// \sqrt get braces (\frac12 → \frac{1}{2}). $ delimiters and \$ go; \% becomes %; {,} becomes ",".
+std::string latex_pass(std::string_view s) {
+  const std::vector<size_t> match = match_braces(s);
+  std::vector<bool> drop_close(s.size(), false);
+  std::unordered_map<size_t, size_t> wrap;  // single-token argument at pos → its length, to be braced
+
+  // Marks the next `count` arguments from s[j] for bracing when they are single tokens.
+  auto brace_arguments = [&](size_t j, int count) {
+    for (int a = 0; a < count && j < s.size(); ++a) {
+      while (j < s.size() && s[j] == ' ') ++j;
+      if (j >= s.size()) return;
+      if (s[j] == '{') {
+        if (match[j] == kNpos) return;
+        j = match[j] + 1;
+        continue;
+      }
+      size_t len = 0;
+      if (s[j] == '\\' && j + 1 < s.size() && is_alpha(s[j + 1])) {
+        len = 1;
+        while (j + len < s.size() && is_alpha(s[j + len])) ++len;
+      } else if (is_digit(s[j]) || is_alpha(s[j])) {
+        len = 1;
+      } else {
+        return;  // "}", "$", an operator: not an argument we understand
+      }
+      wrap[j] = len;
+      j += len;
+    }
+  };
+
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (!wrap.empty()) {
+      auto it = wrap.find(i);
+      if (it != wrap.end()) {
+        out += '{';
+        out.append(s.substr(i, it->second));
+        out += '}';
+        i += it->second;
+        continue;
+      }
+    }
+    const char c = s[i];
+    if (c == '\\' && i + 1 < s.size() && is_alpha(s[i + 1])) {
+      size_t j = i + 1;
+      while (j < s.size() && is_alpha(s[j])) ++j;
+      const std::string_view name = s.substr(i + 1, j - i - 1);
+      if (is_wrapper(name)) {
+        size_t k = j;
+        while (k < s.size() && s[k] == ' ') ++k;
+        if (k < s.size() && s[k] == '{' && match[k] != kNpos) {
+          drop_close[match[k]] = true;
+          i = k + 1;
+        } else {
+          i = j;  // "\boxed 5": the command goes, its argument stays
+        }
+      } else if (is_sizing(name)) {
+        i = j;
+        while (i < s.size() && s[i] == ' ') ++i;
+        if (i < s.size() && s[i] == '.') ++i;
+      } else if (is_dropped(name)) {
+        i = j;
+      } else if (is_spacing(name)) {
+        out += ' ';
+        i = j;
+      } else if (name == "hspace" || name == "vspace") {
+        i = j;
+        if (i < s.size() && s[i] == '{' && match[i] != kNpos) i = match[i] + 1;
+      } else if (name == "frac" || name == "dfrac" || name == "tfrac" || name == "cfrac") {
+        out += "\\frac";
+        brace_arguments(j, 2);
+        i = j;
+      } else if (name == "sqrt") {
+        out += "\\sqrt";
+        size_t k = j;
+        while (k < s.size() && s[k] == ' ') ++k;
+        if (k < s.size() && s[k] == '[') {  // \sqrt[3]{x}: the index (a few bytes) is copied as is
+          const size_t close = s.substr(0, std::min(s.size(), k + kMaxSqrtIndex)).find(']', k);
+          if (close != kNpos) k = close + 1;
+        }
+        brace_arguments(k, 1);
+        i = j;
+      } else {
+        out.append(s.substr(i, j - i));
+        i = j;
+      }
+      continue;
+    }
+    if (c == '\\' && i + 1 < s.size()) {
+      const char d = s[i + 1];
+      if (d == ',' || d == ';' || d == ':' || d == '>' || d == ' ' || d == '\\') {
+        out += ' ';
+      } else if (d == '%') {
+        out += '%';
+      } else if (d == '!' || d == '$' || d == '(' || d == ')' || d == '[' || d == ']') {
+        // negative space, an escaped dollar, math delimiters: nothing
+      } else {
+        out += c;
+        out += d;  // \{ \} \# \& \_ …
+      }
+      i += 2;
+      continue;
+    }
+    if (c == '$' || c == '`' || (c == '}' && drop_close[i])) {
+      ++i;  // math delimiters, Markdown code, a dropped wrapper's closing brace
+    } else if (c == '~') {
+      out += ' ';
+      ++i;
+    } else if (c == '*' && i + 1 < s.size() && s[i + 1] == '*') {
+      i += 2;  // Markdown bold
+    } else if (c == '{' && (starts_with(s, i, "{,}") || starts_with(s, i, "{.}"))) {
+      out += s[i + 1];
+      i += 3;
+    } else if (c == '^' && (command_at(s, i + 1, "circ") || command_at(s, i + 1, "degree"))) {
+      i += s[i + 2] == 'c' ? 6 : 8;
+    } else if (c == '^' && (starts_with(s, i, "^{\\circ}") || starts_with(s, i, "^{\\degree}"))) {
+      i += s[i + 3] == 'c' ? 8 : 10;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
+// Whitespace runs → one space, trimmed.
+std::string collapse_spaces(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool pending = false;
+  for (char c : s) {
+    if (is_space(c)) {
+      pending = !out.empty();
+      continue;
+    }
+    if (pending) out += ' ';
+    pending = false;
+    out += c;
+  }
+  return out;
+}
+
+// "x = 5", "x_1 = 5", "\theta = 30" → the right-hand side (when it holds no other "=").
+std::string_view strip_variable(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && s[i] == '\\') {
+    ++i;
+    const size_t start = i;
+    while (i < s.size() && is_alpha(s[i])) ++i;
+    if (i == start) return s;
+  } else if (i < s.size() && is_alpha(s[i])) {
+    ++i;
+  } else {
+    return s;
+  }
+  if (i < s.size() && s[i] == '_') {
+    ++i;
+    if (i < s.size() && s[i] == '{') {
+      const size_t close = s.find('}', i);
+      if (close == kNpos || s.substr(i + 1, close - i - 1).find('{') != kNpos) return s;
+      i = close + 1;
+    } else if (i < s.size() && (is_alpha(s[i]) || is_digit(s[i]))) {
+      ++i;
+    } else {
+      return s;
+    }
+  }
+  while (i < s.size() && s[i] == ' ') ++i;
+  if (i >= s.size() || s[i] != '=') return s;
+  const std::string_view rest = trim(s.substr(i + 1));
+  if (rest.empty() || rest.find('=') != kNpos) return s;
+  return rest;
+}
+
+// One round of the end cleanup; returns whether anything changed.
+bool cleanup_once(std::string* s) {
+  std::string_view v = *s;
+  const size_t before = v.size();
+  v = trim(v);
+  while (!v.empty() &&
+         (v.back() == '.' || v.back() == ',' || v.back() == ';' || v.back() == ':' || v.back() == '!')) {
+    if (v.size() >= 2 && v[v.size() - 2] == '\\') break;  // "\," "\;" would be spacing, "\!" too
+    v.remove_suffix(1);
+    v = trim(v);
+  }
+  // Enclosing braces, any depth: "{{3}}" → "3".
+  if (!v.empty() && v.front() == '{') {
+    const std::vector<size_t> match = match_braces(v);
+    size_t l = 0, r = v.size() - 1;
+    while (l < r && v[l] == '{' && match[l] == r) {
+      ++l;
+      --r;
+    }
+    v = trim(v.substr(l, r + 1 - l));
+  }
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = trim(v.substr(1, v.size() - 2));
+  v = strip_variable(v);
+  if (v.size() == 3 && v[0] == '(' && is_alpha(v[1]) && v[2] == ')') v = v.substr(1, 1);  // "(B)" → "B"
+  if (v.size() == before) return false;
+  *s = std::string(v);
+  return true;
+}
+
+// Comparison key of a non-numeric answer: no whitespace, ASCII letters lowercased outside command names.
+std::string text_key(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool in_command = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (is_space(c)) {
+      in_command = false;
+      continue;
+    }
+    if (c == '\\') {
+      out += c;
+      if (i + 1 < s.size()) out += s[++i];
+      in_command = i < s.size() && is_alpha(s[i]);
+      continue;
+    }
+    if (in_command && is_alpha(c)) {
+      out += c;
+      continue;
+    }
+    in_command = false;
+    out += to_lower(c);
+  }
+  return out;
+}
+
+// ---- Numbers ----------------------------------------------------------------------------------------
+
+struct Value {
+  double v = 0.0;
+  bool percent = false;
+  std::string integer;  // canonical digits of a plain integer literal ("-1234"), empty otherwise
+};
+
+// Words after a number that change what it means, so it is not "a number with a unit".
+bool is_value_word(std::string_view lower_word) {
+  return is_one_of(lower_word, {"pi",      "sqrt",     "root",     "roots",     "squared", "cubed",
+                                "hundred", "hundreds", "thousand", "thousands", "million", "millions",
+                                "billion", "billions", "trillion", "trillions", "dozen",   "dozens",
+                                "and",     "or",       "plus",     "minus",     "times",   "over",
+                                "divided", "to",       "not",      "i",         "e"});
+}
+
+// One-letter units (case-sensitive); any other single letter after a number is a variable ("5x").
+bool is_single_letter_unit(char c) {
+  return std::string_view("mgshlLKCFNJWV").find(c) != kNpos;
+}
+
+class ValueParser {
+ public:
+  ValueParser(std::string_view s, int depth) : s_(s), depth_(depth) {}
+
+  // The whole string as one value: [sign] magnitude [%] [units].
+  std::optional<Value> parse_top() {
+    if (s_.size() >= 2 && s_.front() == '(' && s_.back() == ')' && depth_ < kMaxFracDepth) {
+      ValueParser inner(trim(s_.substr(1, s_.size() - 2)), depth_ + 1);
+      if (auto v = inner.parse_top()) return v;
+    }
+    auto v = signed_magnitude();
+    if (!v) return std::nullopt;
+    skip_spaces();
+    if (peek() == '%') {
+      v->percent = true;
+      ++pos_;
+    } else if (starts_with_ci(s_, pos_, "percent") && !is_alpha(at(pos_ + 7))) {
+      v->percent = true;
+      pos_ += 7;
+    }
+    units();
+    skip_spaces();
+    if (pos_ != s_.size()) return std::nullopt;
+    return v;
+  }
+
+  // The whole string as a bare value ([sign] magnitude): a \frac argument.
+  std::optional<Value> parse_inner() {
+    auto v = signed_magnitude();
+    skip_spaces();
+    if (!v || pos_ != s_.size()) return std::nullopt;
+    return v;
+  }
+
+ private:
+  char at(size_t i) const { return i < s_.size() ? s_[i] : '\0'; }
+  char peek() const { return at(pos_); }
+  void skip_spaces() {
+    while (pos_ < s_.size() && s_[pos_] == ' ') ++pos_;
+  }
+
+  std::optional<Value> signed_magnitude() {
+    skip_spaces();
+    bool negative = false;
+    if (peek() == '-' || peek() == '+') {
+      negative = peek() == '-';
+      ++pos_;
+      skip_spaces();
+    }
+    Value v;
+    if (command_at(s_, pos_, "frac")) {
+      auto f = frac();
+      if (!f) return std::nullopt;
+      v.v = *f;
+    } else {
+      std::string digits;
+      bool integer = false;
+      if (!decimal(&digits, &integer)) return std::nullopt;
+      auto d = to_double(digits);
+      if (!d) return std::nullopt;
+      v.v = *d;
+      if (integer) v.integer = canonical_integer(digits);
+      const size_t after = pos_;
+      skip_spaces();
+      if (peek() == '/') {  // a/b
+        ++pos_;
+        skip_spaces();
+        std::string den_digits;
+        bool den_integer = false;
+        if (!decimal(&den_digits, &den_integer)) return std::nullopt;
+        auto den = to_double(den_digits);
+        if (!den || *den == 0.0) return std::nullopt;
+        v.v /= *den;
+        v.integer.clear();
+      } else if (integer && command_at(s_, pos_, "frac")) {  // 2\frac{1}{2}: a mixed number
+        auto f = frac();
+        if (!f || *f < 0.0) return std::nullopt;
+        v.v += *f;
+        v.integer.clear();
+      } else if (command_at(s_, pos_, "times") || command_at(s_, pos_, "cdot")) {  // 1.5 \times 10^{3}
+        pos_ += s_[pos_ + 1] == 't' ? 6 : 5;
+        auto e = power_of_ten();
+        if (!e) return std::nullopt;
+        v.v *= std::pow(10.0, *e);
+        v.integer.clear();
+      } else {
+        pos_ = after;
+      }
+    }
+    if (!std::isfinite(v.v)) return std::nullopt;
+    if (negative) {
+      v.v = -v.v;
+      if (!v.integer.empty() && v.integer != "0") v.integer.insert(0, "-");
+    }
+    return v;
+  }
+
+  // Unsigned decimal with thousands separators (',' or ' ', one kind, groups of three) and an optional
+  // exponent; `digits` gets the plain ASCII form for from_chars.
+  bool decimal(std::string* digits, bool* integer) {
+    size_t j = pos_;
+    while (j < s_.size() && is_digit(s_[j])) ++j;
+    const size_t int_len = j - pos_;
+    digits->assign(s_.substr(pos_, int_len));
+    *integer = int_len > 0;
+    if (int_len >= 1 && int_len <= 3 && (at(j) == ',' || at(j) == ' ')) {
+      const char sep = at(j);
+      while (at(j) == sep && is_digit(at(j + 1)) && is_digit(at(j + 2)) && is_digit(at(j + 3)) &&
+             !is_digit(at(j + 4))) {
+        digits->append(s_.substr(j + 1, 3));
+        j += 4;
+      }
+    }
+    if (at(j) == '.' && is_digit(at(j + 1))) {
+      *integer = false;
+      *digits += '.';
+      ++j;
+      while (j < s_.size() && is_digit(s_[j])) *digits += s_[j++];
+    } else if (int_len == 0) {
+      return false;
+    }
+    if (at(j) == 'e' || at(j) == 'E') {
+      size_t k = j + 1;
+      if (at(k) == '-' || at(k) == '+') ++k;
+      if (is_digit(at(k))) {
+        *integer = false;
+        *digits += 'e';
+        digits->append(s_.substr(j + 1, k - j - 1));
+        while (k < s_.size() && is_digit(s_[k])) *digits += s_[k++];
+        j = k;
+      }
+    }
+    pos_ = j;
+    return true;
+  }
+
+  // "10^3", "10^{-3}" after \times or \cdot.
+  std::optional<double> power_of_ten() {
+    skip_spaces();
+    if (!starts_with(s_, pos_, "10")) return std::nullopt;
+    pos_ += 2;
+    skip_spaces();
+    if (peek() != '^') return std::nullopt;
+    ++pos_;
+    skip_spaces();
+    const bool braced = peek() == '{';
+    if (braced) ++pos_;
+    skip_spaces();
+    bool negative = false;
+    if (peek() == '-' || peek() == '+') negative = s_[pos_++] == '-';
+    const size_t start = pos_;
+    while (pos_ < s_.size() && is_digit(s_[pos_]) && pos_ - start < 4) ++pos_;
+    if (pos_ == start) return std::nullopt;
+    double e = 0;
+    for (size_t k = start; k < pos_; ++k) e = e * 10 + (s_[k] - '0');
+    skip_spaces();
+    if (braced) {
+      if (peek() != '}') return std::nullopt;
+      ++pos_;
+    }
+    return negative ? -e : e;
+  }
+
+  // \frac{a}{b} with numeric a and b (after normalization the arguments are braced).
+  std::optional<double> frac() {
+    if (depth_ >= kMaxFracDepth) return std::nullopt;
+    pos_ += 5;
+    double parts[2];
+    for (double& part : parts) {
+      skip_spaces();
+      if (peek() != '{') return std::nullopt;
+      const size_t close = matching_close(pos_);
+      if (close == kNpos) return std::nullopt;
+      ValueParser inner(trim(s_.substr(pos_ + 1, close - pos_ - 1)), depth_ + 1);
+      auto v = inner.parse_inner();
+      if (!v) return std::nullopt;
+      part = v->v;
+      pos_ = close + 1;
+    }
+    if (parts[1] == 0.0) return std::nullopt;
+    return parts[0] / parts[1];
+  }
+
+  size_t matching_close(size_t open) const {
+    int depth = 0;
+    for (size_t i = open; i < s_.size(); ++i) {
+      if (s_[i] == '\\') {
+        ++i;
+      } else if (s_[i] == '{') {
+        ++depth;
+      } else if (s_[i] == '}' && --depth == 0) {
+        return i;
+      }
+    }
+    return kNpos;
+  }
+
+  // Up to three unit words after the number: "cm", "m/s^2", "square feet", "dollars". Consumes them only
+  // when the rest of the string is units.
+  void units() {
+    const size_t save = pos_;
+    int words = 0;
+    while (words < 3) {
+      const size_t word_start = pos_;
+      skip_spaces();
+      if (words > 0 && pos_ == word_start) break;
+      if (!unit_word()) {
+        pos_ = word_start;
+        break;
+      }
+      ++words;
+    }
+    skip_spaces();
+    if (pos_ != s_.size()) pos_ = save;
+  }
+
+  bool unit_word() {
+    for (bool first = true;; first = false) {
+      if (!first) {
+        if (peek() != '/') return true;
+        ++pos_;
+      }
+      const size_t start = pos_;
+      while (pos_ < s_.size() && is_alpha(s_[pos_])) ++pos_;
+      const size_t len = pos_ - start;
+      if (len == 0) return false;
+      if (len == 1 && !is_single_letter_unit(s_[start])) return false;
+      std::string lower;
+      for (size_t k = start; k < pos_; ++k) lower += to_lower(s_[k]);
+      if (len > 1 && is_value_word(lower)) return false;
+      if (peek() == '^') {  // m^2, cm^{3}
+        if (is_digit(at(pos_ + 1))) {
+          pos_ += 2;
+        } else if (at(pos_ + 1) == '{' && is_digit(at(pos_ + 2)) && at(pos_ + 3) == '}') {
+          pos_ += 4;
+        } else {
+          return false;
+        }
+      }
+    }
+  }
+
+  static std::optional<double> to_double(const std::string& digits) {
+    double v = 0.0;
+    const char* end = digits.data() + digits.size();
+    const auto [ptr, ec] = std::from_chars(digits.data(), end, v);
+    if (ec != std::errc() || ptr != end || !std::isfinite(v)) return std::nullopt;
+    return v;
+  }
+
+  static std::string canonical_integer(const std::string& digits) {
+    const size_t nz = digits.find_first_not_of('0');
+    return nz == std::string::npos ? "0" : digits.substr(nz);
+  }
+
+  std::string_view s_;
+  int depth_;
+  size_t pos_ = 0;
+};
+
+std::optional<Value> parse_value(std::string_view normalized) {
+  if (normalized.empty()) return std::nullopt;
+  return ValueParser(normalized, 0).parse_top();
+}
+
+bool same_number(double a, const std::string& a_int, double b, const std::string& b_int, double rel_tol) {
+  if (!a_int.empty() && !b_int.empty()) return a_int == b_int;  // exact, any length
+  if (std::floor(a) == a && std::floor(b) == b && std::abs(a) < kExactIntegerLimit &&
+      std::abs(b) < kExactIntegerLimit)
+    return a == b;  // 1000001 is not 1e6, however small the tolerance is relative to them
+  return std::abs(a - b) <= std::max(rel_tol, 0.0) * std::max(std::abs(a), std::abs(b));
+}
+
+bool values_match(const Value& a, const Value& b, double rel_tol) {
+  if (same_number(a.v, a.integer, b.v, b.integer, rel_tol)) return true;
+  const std::string not_integer;
+  if (a.percent && !b.percent && same_number(a.v / 100.0, not_integer, b.v, b.integer, rel_tol)) return true;
+  if (b.percent && !a.percent && same_number(a.v, a.integer, b.v / 100.0, not_integer, rel_tol)) return true;
+  return false;
+}
+
+}  // namespace
+
+const std::vector<AnswerSource>& default_answer_order() {
+  static const std::vector<AnswerSource> order = {AnswerSource::kBoxed, AnswerSource::kHashes,
+                                                  AnswerSource::kAnswerIs, AnswerSource::kAnswerTag,
+                                                  AnswerSource::kLastNumber};
+  return order;
+}
+
+std::string_view answer_source_name(AnswerSource source) {
+  switch (source) {
+    case AnswerSource::kBoxed:
+      return "boxed";
+    case AnswerSource::kHashes:
+      return "hashes";
+    case AnswerSource::kAnswerIs:
+      return "answer_is";
+    case AnswerSource::kAnswerTag:
+      return "answer_tag";
+    case AnswerSource::kLastNumber:
+      return "last_number";
+  }
+  return "unknown";
+}
+
+std::vector<AnswerSource> parse_answer_order(const std::vector<std::string>& names) {
+  std::string known;
+  for (AnswerSource s : default_answer_order()) {
+    if (!known.empty()) known += ", ";
+    known += answer_source_name(s);
+  }
+  if (names.empty())
+    throw std::invalid_argument("the answer extractor order is empty (known: " + known + ")");
+  std::vector<AnswerSource> order;
+  for (const std::string& name : names) {
+    std::optional<AnswerSource> found;
+    for (AnswerSource s : default_answer_order())
+      if (answer_source_name(s) == name) found = s;
+    if (!found)
+      throw std::invalid_argument("unknown answer extractor \"" + name + "\" (known: " + known + ")");
+    if (std::find(order.begin(), order.end(), *found) != order.end())
+      throw std::invalid_argument("answer extractor \"" + name + "\" is listed twice");
+    order.push_back(*found);
+  }
+  return order;
+}
+
+std::optional<ExtractedAnswer> extract_answer(std::string_view completion,
+                                              const std::vector<AnswerSource>& order) {
+  constexpr std::string_view kEndThink = "</think>";
+  const size_t t = completion.rfind(kEndThink);
+  if (t != kNpos) completion.remove_prefix(t + kEndThink.size());
+  return extract_in_order(completion, order);
+}
+
+std::string reference_answer(std::string_view reference) {
+  static const std::vector<AnswerSource> reference_order = {AnswerSource::kBoxed, AnswerSource::kHashes,
+                                                            AnswerSource::kAnswerTag};
+  if (auto found = extract_in_order(reference, reference_order)) return found->text;
+  return std::string(trim(reference));
+}
+
+std::string normalize_answer(std::string_view answer) {
+  std::string s = collapse_spaces(latex_pass(fold_unicode(answer)));
+  // Peeling can uncover more to remove ("{x = {5}}."); each round shortens the string, a few suffice.
+  for (int round = 0; round < 4 && cleanup_once(&s); ++round) {
+  }
+  return s;
+}
+
+std::optional<double> parse_number(std::string_view answer) {
+  auto v = parse_value(normalize_answer(answer));
+  if (!v) return std::nullopt;
+  return v->v;
+}
+
+bool answers_match(std::string_view answer, std::string_view reference, double rel_tol) {
+  const std::string a = normalize_answer(answer), r = normalize_answer(reference);
+  if (a.empty() || r.empty()) return false;
+  const auto av = parse_value(a), rv = parse_value(r);
+  if (av && rv) return values_match(*av, *rv, rel_tol);
+  return text_key(a) == text_key(r);
+}
+
+double math_reward(std::string_view completion, std::string_view reference,
+                   const std::vector<AnswerSource>& order, double rel_tol) {
+  const auto answer = extract_answer(completion, order);
+  if (!answer) return 0.0;
+  return answers_match(answer->text, reference_answer(reference), rel_tol) ? 1.0 : 0.0;
+}
+
+}  // namespace grpo
