@@ -1,6 +1,7 @@
 // Protocol payloads (see messages.h).
 #include "ipc/messages.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -186,17 +187,22 @@ json history_page(const RunStore& store, const std::string& run, int64_t after_s
     std::string topic;
     json payload;
   };
+  // The newest seq first. Each append commits its record and last_seq in one transaction, so every record up
+  // to `last` is visible to the three queries below, although each reads its own snapshot; a record committed
+  // between them (seq > last) is left for the next page. Without this cut a sample committed after the
+  // metrics query could be sent while the metrics record before it was not, and `through_seq` would skip it.
+  const int64_t last = store.last_seq();
   std::vector<Item> items;
   for (const auto& [seq, step, time] : store.metric_seqs(after_seq, limit))
     items.push_back({seq, protocol::kTopicMetrics, metrics_payload(run, seq, step, time, store.metrics_with_seq(seq))});
   for (const auto& [seq, step, time] : store.sample_seqs(after_seq, limit))
     items.push_back({seq, protocol::kTopicSamples, samples_payload(run, seq, step, time, store.samples_at(step))});
   for (const auto& e : store.events(after_seq, limit)) items.push_back({e.seq, topic_of_event(e.kind), event_payload(run, e)});
+  items.erase(std::remove_if(items.begin(), items.end(), [&](const Item& it) { return it.seq > last; }), items.end());
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.seq < b.seq; });
   if (static_cast<int64_t>(items.size()) > limit) items.resize(static_cast<size_t>(limit));
   json messages = json::array();
   for (auto& it : items) messages.push_back({{"topic", it.topic}, {"payload", std::move(it.payload)}});
-  const int64_t last = store.last_seq();
   const int64_t through = items.empty() ? last : items.back().seq;
   return {{"messages", std::move(messages)}, {"last_seq", last}, {"through_seq", through}, {"more", through < last}};
 }

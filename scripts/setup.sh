@@ -20,15 +20,16 @@ PACKAGES=(
   xvfb xauth                               # headless GUI tests and screenshots
   python3-zmq                              # the third-party client example and its test
 )
-case "${1:-}" in
-  --bench) PACKAGES+=(python3-torch) ;;  # bench/grpo_python.py: the Python baseline
-  # tests/reference (an independent PyTorch forward of Hugging Face layouts) and tests/peers (Hugging
-  # Face's JavaScript tokenizer and Jinja, npm packages installed into tests/peers by the tests)
-  --test)
-    PACKAGES+=(python3-torch nodejs)
-    command -v npm >/dev/null || PACKAGES+=(npm)
-    ;;
-esac
+for flag in "$@"; do
+  case "$flag" in
+    --bench) PACKAGES+=(python3-torch nodejs) ;;  # bench/: the Python baseline, the JavaScript tokenizer
+    # tests/reference (an independent PyTorch forward of Hugging Face layouts) and tests/peers (Hugging
+    # Face's JavaScript tokenizer and Jinja, npm packages installed into tests/peers by the tests)
+    --test) PACKAGES+=(python3-torch nodejs) ;;
+    *) echo "setup: unknown option '$flag' (--test, --bench)" >&2; exit 2 ;;
+  esac
+done
+if (($# > 0)) && ! command -v npm >/dev/null; then PACKAGES+=(npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

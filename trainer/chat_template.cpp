@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -103,7 +105,12 @@ struct ProcessResult {
   bool exited = false;  // normal exit (else signalled or unknown)
   int code = -1;        // exit code, or the signal number when !exited
   bool signalled = false;
+  bool timed_out = false;  // killed after kRenderTimeout
 };
+
+// Longest a render may take: thousands of conversations take about a second; a template that never ends
+// (a runaway loop) is killed rather than left to hang the trainer.
+constexpr std::chrono::seconds kRenderTimeout{300};
 
 // Runs argv with `input` on its stdin, collecting stdout and stderr. poll() interleaves the three streams so
 // large payloads cannot deadlock; stdin is a socket written with MSG_NOSIGNAL so a child that exits early
@@ -163,13 +170,20 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   size_t written = 0;
   if (input.empty()) in_parent.reset();
   char buf[65536];
+  const auto deadline = std::chrono::steady_clock::now() + kRenderTimeout;
   while (out_parent.fd >= 0 || err_parent.fd >= 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      r.timed_out = true;
+      break;
+    }
     pollfd fds[3];
     int n = 0, i_in = -1, i_out = -1, i_err = -1;
     if (in_parent.fd >= 0) fds[i_in = n++] = {in_parent.fd, POLLOUT, 0};
     if (out_parent.fd >= 0) fds[i_out = n++] = {out_parent.fd, POLLIN, 0};
     if (err_parent.fd >= 0) fds[i_err = n++] = {err_parent.fd, POLLIN, 0};
-    if (::poll(fds, n, -1) < 0) {
+    if (::poll(fds, n, static_cast<int>(std::min<int64_t>(left.count(), 1000))) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -351,6 +365,10 @@ std::vector<std::string> ChatTemplate::render(const std::vector<json>& conversat
   const ProcessResult r = run_process({python, *script}, payload, spawn_errno);
   if (spawn_errno != 0)
     throw ChatTemplateError(where(folder) + ": cannot run " + python + " (" + std::strerror(spawn_errno) + "); " + kInstall);
+  if (r.timed_out)
+    throw ChatTemplateError(where(folder) + ": rendering took longer than " + std::to_string(kRenderTimeout.count()) +
+                            " s and was stopped (a template that never ends?); give plain text prompts (a string "
+                            "`prompt`) instead");
   if (r.signalled)
     throw ChatTemplateError(where(folder) + ": " + python + " " + *script + " was killed by signal " +
                             std::to_string(r.code) + (r.err.empty() ? "" : ": " + tail(r.err)));

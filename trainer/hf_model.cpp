@@ -59,6 +59,12 @@ double number_field(const json& c, const char* key, const std::string& source, d
   return x;
 }
 
+std::string string_field(const json& c, const char* key, const std::string& source, const std::string& fallback) {
+  if (!c.contains(key) || c[key].is_null()) return fallback;
+  if (!c[key].is_string()) throw ConfigError(source + ": '" + std::string(key) + "' must be a string, got " + c[key].dump());
+  return c[key].get<std::string>();
+}
+
 bool bool_field(const json& c, const char* key, const std::string& source, bool fallback) {
   if (!c.contains(key) || c[key].is_null()) return fallback;
   if (!c[key].is_boolean()) throw ConfigError(source + ": '" + std::string(key) + "' must be true or false, got " + c[key].dump());
@@ -70,7 +76,7 @@ RopeScaling rope_scaling_from(const json& r, const std::string& source, const st
   RopeScaling out;
   if (r.is_null()) return out;
   if (!r.is_object()) throw ConfigError(source + ": '" + key + "' must be an object or null");
-  std::string type = r.value("rope_type", r.value("type", std::string("default")));
+  const std::string type = string_field(r, "rope_type", source, string_field(r, "type", source, "default"));
   if (type == "default") return out;
   if (type != "llama3")
     throw ConfigError(source + ": " + key + " type '" + type + "' is not supported (only 'llama3' and 'default')");
@@ -118,7 +124,7 @@ ModelSpec spec_from_hf_config(const json& c, const std::string& source) {
   if (!family)
     throw ConfigError(source + ": architecture '" + named +
                       "' is not supported (grpo-train loads LlamaForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM)");
-  const std::string act = c.value("hidden_act", std::string("silu"));
+  const std::string act = string_field(c, "hidden_act", source, "silu");
   if (act != "silu") throw ConfigError(source + ": 'hidden_act' = '" + act + "' is not supported (only silu)");
   if (bool_field(c, "use_sliding_window", source, false))
     throw ConfigError(source + ": 'use_sliding_window' is true; sliding-window attention is not supported");
@@ -309,8 +315,23 @@ json char_tokenizer_json(const CharTokenizer& tok) {
             {"merges", json::array()}}}};
 }
 
+namespace {
+void export_folder(Transformer& model, const Tokenizer& tokenizer, const std::string& out_dir,
+                   const ExportOptions& options);
+}  // namespace
+
 void export_hf_model(Transformer& model, const Tokenizer& tokenizer, const std::string& out_dir,
                      const ExportOptions& options) {
+  try {
+    export_folder(model, tokenizer, out_dir, options);
+  } catch (const fs::filesystem_error& e) {
+    throw ConfigError("export to '" + out_dir + "': " + e.what());
+  }
+}
+
+namespace {
+void export_folder(Transformer& model, const Tokenizer& tokenizer, const std::string& out_dir,
+                   const ExportOptions& options) {
   if (options.dtype != "bf16" && options.dtype != "f32")
     throw ConfigError("export: dtype '" + options.dtype + "' is not one of: bf16, f32");
   const bool bf16 = options.dtype == "bf16";
@@ -366,5 +387,7 @@ void export_hf_model(Transformer& model, const Tokenizer& tokenizer, const std::
     throw ConfigError(std::string("export: ") + e.what());
   }
 }
+
+}  // namespace
 
 }  // namespace grpo

@@ -58,6 +58,12 @@ LoadedModel load_model(const std::string& ref) {
   if (is_model_folder(ref)) {
     out.tokenizer = folder_tokenizer(ref);
     out.model = load_hf_model(ref);
+    // Every id the tokenizer can produce must have an embedding row (the model may have more: Qwen pads).
+    const ModelSpec& spec = out.model->spec();
+    if (out.tokenizer->vocab_size() > spec.vocab_size)
+      throw ConfigError("model folder '" + ref + "': tokenizer.json has ids up to " +
+                        std::to_string(out.tokenizer->vocab_size() - 1) + " but config.json's vocab_size is " +
+                        std::to_string(spec.vocab_size) + " (tokenizer and weights do not belong together)");
     return out;
   }
   check_not_a_bare_folder(ref);
@@ -81,6 +87,7 @@ LoadedModel load_start_model(ModelConfig& m, uint64_t seed) {
   LoadedModel out;
   if (!m.path.empty()) {
     check_model_path(m.path);
+    m.path = fs::absolute(m.path).lexically_normal().string();  // a resumed run finds it from any folder
     out = load_model(m.path);
   } else if (!m.init.empty()) {
     out = load_model(m.init);

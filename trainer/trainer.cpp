@@ -298,6 +298,12 @@ void Trainer::Impl::setup_resumed_run() {
   open_log();
 
   model = ck.model;
+  // The checkpoint's tokenizer is the run's; a --set model.path pointing elsewhere would pair these weights
+  // with another vocabulary.
+  if (ck.header.tokenizer != tokenizer->describe())
+    throw ConfigError("--resume: checkpoint '" + *latest + "' was trained with tokenizer '" +
+                      ck.header.tokenizer.substr(0, 120) + "', but the config's model gives '" +
+                      tokenizer->describe().substr(0, 120) + "' (model.path changed?)");
   check_context();
   step = ck.header.step;
   tokens_total = ck.header.state.value("tokens_total", int64_t{0});
@@ -416,12 +422,19 @@ void Trainer::train() {
     s.emit_event(s.step, stopped ? "stop" : "finish", {{"checkpoint", path}});
     s.log->info("{} at step {}; checkpoint {}", stopped ? "stopped" : "finished", s.step, path);
     if (s.cfg.export_on_finish) {
+      // The run itself is done and checkpointed: a failed export is reported, not a failed run (the
+      // checkpoint can be exported again with `grpo-train export`).
       ExportOptions eo;
       eo.dtype = s.cfg.export_dtype;
       const std::string dir = (s.run_dir / "export").string();
-      export_hf_model(s.model, *s.tokenizer, dir, eo);
-      s.emit_event(s.step, "export", {{"path", dir}, {"dtype", eo.dtype}});
-      s.log->info("exported the model ({}) to {}", eo.dtype, dir);
+      try {
+        export_hf_model(s.model, *s.tokenizer, dir, eo);
+        s.emit_event(s.step, "export", {{"path", dir}, {"dtype", eo.dtype}});
+        s.log->info("exported the model ({}) to {}", eo.dtype, dir);
+      } catch (const std::exception& e) {
+        s.emit_event(s.step, "export", {{"path", dir}, {"error", e.what()}});
+        s.log->info("export to {} failed: {} (grpo-train export --checkpoint {} --out DIR retries it)", dir, e.what(), path);
+      }
     }
     s.set_state(stopped ? "stopped" : "finished");
     if (s.endpoint) {

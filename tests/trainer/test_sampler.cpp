@@ -52,6 +52,39 @@ class TestSampler : public QObject {
     QCOMPARE(r.prompt[1][2].item<int64_t>(), int64_t{4});
   }
 
+  // A real tokenizer's rules: two end-of-sequence ids (Qwen3's <|im_end|> and <|endoftext|>), the pad being
+  // one of them (Qwen's), and an embedding larger than the tokenizer (ids 6 and 7 have no token).
+  void several_eos_ids_a_pad_that_is_one_and_a_padded_vocabulary() {
+    auto model = tiny_model();
+    const SpecialTokens special{{2, 3}, /*pad=*/3, /*never_sampled=*/{}, /*sampled_vocab=*/6};
+    SamplingOptions so;
+    so.max_new_tokens = 40;
+    so.temperature = 3.0;  // flat: every id would come up within a few hundred draws
+    int64_t stopped_by[2] = {0, 0};
+    for (uint64_t seed = 0; seed < 8; ++seed) {
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+      auto r = generate(model, prompts(), so, special, gen);
+      for (int64_t b = 0; b < r.rows(); ++b) {
+        const int64_t n = r.lengths[static_cast<size_t>(b)];
+        QCOMPARE(r.completion_mask[b].sum().item<double>(), static_cast<double>(n));
+        for (int64_t t = 0; t < n; ++t) {
+          const int64_t id = r.completion[b][t].item<int64_t>();
+          QVERIFY2(id < 6, "an id past the tokenizer's vocabulary was sampled");
+          if (t + 1 < n) QVERIFY(id != 2 && id != 3);  // a row ends at its first end-of-sequence id
+        }
+        for (int64_t t = n; t < r.completion.size(1); ++t) QCOMPARE(r.completion[b][t].item<int64_t>(), int64_t{3});
+        if (r.truncated[static_cast<size_t>(b)]) {
+          QCOMPARE(n, so.max_new_tokens);
+        } else {
+          const int64_t last = r.completion[b][n - 1].item<int64_t>();
+          QVERIFY(last == 2 || last == 3);
+          ++stopped_by[last - 2];
+        }
+      }
+    }
+    QVERIFY2(stopped_by[0] > 0 && stopped_by[1] > 0, "both end-of-sequence ids should have ended rows");
+  }
+
   void sampling_draws_what_multinomial_draws() {
     // argmax(p / q), q ~ Exp(1), consumes the generator exactly as at::multinomial's one-sample path.
     torch::manual_seed(3);
