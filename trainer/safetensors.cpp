@@ -103,9 +103,11 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (!e["shape"].is_array()) throw fail("tensor '" + name + "': shape is not a list");
     uint64_t numel = 1;
     for (const auto& d : e["shape"]) {
-      if (!d.is_number_unsigned()) throw fail("tensor '" + name + "': shape " + e["shape"].dump() + " is not a list of sizes");
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 48))
+        throw fail("tensor '" + name + "': shape " + e["shape"].dump() + " is not a list of sizes");
       t.shape.push_back(d.get<int64_t>());
-      numel *= d.get<uint64_t>();
+      if (__builtin_mul_overflow(numel, d.get<uint64_t>(), &numel) || numel > data_size)
+        throw fail("tensor '" + name + "': shape " + e["shape"].dump() + " holds more elements than the file has bytes");
     }
     const auto& off = e["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
@@ -149,6 +151,10 @@ SafetensorsSet::SafetensorsSet(const std::string& dir) {
       throw SafetensorsError("'" + index.string() + "' is not a safetensors index (a JSON object with a weight_map)");
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
       if (!it->is_string()) throw SafetensorsError("'" + index.string() + "': weight_map['" + it.key() + "'] is not a file name");
+      const fs::path shard(it->get<std::string>());
+      if (shard.is_absolute() || shard.filename() != shard || shard.filename() == "..")
+        throw SafetensorsError("'" + index.string() + "': weight_map['" + it.key() + "'] = '" + shard.string() +
+                               "' is not a file in the model folder");
       const std::string f = (fs::path(dir) / it->get<std::string>()).string();
       if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
     }

@@ -304,6 +304,21 @@ class TestHfModel : public QObject {
     d = variant("bad-noweights");
     fs::remove(d + "/model.safetensors");
     QVERIFY(fails_with([&] { load_hf_model(d); }, {"neither model.safetensors nor model.safetensors.index.json"}));
+    // a shape whose element count overflows (or exceeds the file)
+    d = variant("bad-huge-shape");
+    {
+      const std::string head = R"({"model.embed_tokens.weight":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})";
+      std::ofstream f(d + "/model.safetensors", std::ios::binary | std::ios::trunc);
+      const uint64_t n = head.size();
+      f.write(reinterpret_cast<const char*>(&n), 8);
+      f << head;
+    }
+    QVERIFY(fails_with([&] { load_hf_model(d); }, {"model.embed_tokens.weight", "more elements than the file has bytes"}));
+    // a shard index naming a file outside the folder
+    d = variant("bad-index");
+    fs::remove(d + "/model.safetensors");
+    write_json(d + "/model.safetensors.index.json", {{"weight_map", {{"model.norm.weight", "../elsewhere.safetensors"}}}});
+    QVERIFY(fails_with([&] { load_hf_model(d); }, {"model.safetensors.index.json", "not a file in the model folder"}));
     // not a folder
     QVERIFY(fails_with([&] { load_hf_model(path("nowhere")); }, {"nowhere", "does not exist"}));
   }
