@@ -36,6 +36,14 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
 
   name_ = new QLineEdit("demo-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
   runs_dir_ = new QLineEdit(runs_dir);
+  model_path_ = new QLineEdit;
+  model_path_->setObjectName("model_path");
+  model_path_->setPlaceholderText(tr("a Hugging Face folder: config.json, safetensors, tokenizer.json"));
+  model_path_->setToolTip(tr("Llama 3, Qwen2 / Qwen2.5 or Qwen3 (docs/models.md); it replaces model.init"));
+  auto* browse_model = new QPushButton(tr("Folder…"));
+  auto* model_row = new QHBoxLayout;
+  model_row->addWidget(model_path_, 1);
+  model_row->addWidget(browse_model);
   init_ = new QLineEdit;
   init_->setPlaceholderText(tr("the config's (builtin:demo-base for the demo)"));
   steps_ = new QSpinBox;
@@ -71,6 +79,7 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   form->addRow(tr("Config"), preset_row);
   form->addRow(tr("Run name"), name_);
   form->addRow(tr("Runs folder"), runs_dir_);
+  form->addRow(tr("Model folder (model.path)"), model_row);
   form->addRow(tr("Start from (model.init)"), init_);
   form->addRow(tr("Steps (max_steps)"), steps_);
   form->addRow(tr("Learning rate (optim.lr)"), lr_);
@@ -85,6 +94,10 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   setLayout(form);
   connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  connect(browse_model, &QPushButton::clicked, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder"));
+    if (!dir.isEmpty()) model_path_->setText(dir);
+  });
   connect(browse, &QPushButton::clicked, this, [this] {
     const QString f = QFileDialog::getOpenFileName(this, tr("Config"), {}, tr("Configs (*.json)"));
     if (!f.isEmpty()) {
@@ -103,6 +116,7 @@ LaunchSpec LaunchDialog::spec() const {
                  QString("grpo.beta=%1").arg(beta_->value()), QString("grpo.group_size=%1").arg(group_->value()),
                  QString("grpo.prompts_per_step=%1").arg(prompts_->value()),
                  QString("sampling.temperature=%1").arg(temperature_->value())};
+  if (!model_path_->text().trimmed().isEmpty()) s.overrides << "model.path=" + model_path_->text().trimmed();
   if (!init_->text().trimmed().isEmpty()) s.overrides << "model.init=" + init_->text().trimmed();
   s.processes = processes_->value();
   return s;

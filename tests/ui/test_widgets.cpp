@@ -3,6 +3,7 @@
 // hyperparameter diff, and the chart's hover read-out and export.
 #include <QAbstractItemModelTester>
 #include <QtTest>
+#include <QLineEdit>
 #include <qcustomplot.h>
 
 #include "ui/chart_widget.h"
@@ -107,6 +108,12 @@ class TestWidgets : public QObject {
     QCOMPARE(d.processes, 1);
     QVERIFY(d.config_file.isEmpty());  // the built-in demo
     QVERIFY(d.overrides.contains("max_steps=100") && d.overrides.contains("optim.lr=5e-05"));
+    QVERIFY(!d.overrides.join(' ').contains("model.path"));
+    LaunchDialog with_folder({}, "runs");
+    auto* folder = with_folder.findChild<QLineEdit*>("model_path");
+    QVERIFY(folder);
+    folder->setText(" /models/Qwen3-0.6B ");
+    QVERIFY(with_folder.spec().overrides.contains("model.path=/models/Qwen3-0.6B"));
   }
 
   void sample_model_passes_the_model_tester() {
