@@ -4,6 +4,7 @@
 #include <QtTest>
 #include <signal.h>
 
+#include "tests/integration/process_run.h"
 #include "trainer/checkpoint.h"
 
 namespace {
@@ -13,22 +14,10 @@ const QStringList kTiny = {"--set", "model.init=", "--set", "model.d_model=32", 
                            "grpo.minibatches=1", "--set", "sample_prompts=1", "--set", "sampling.max_new_tokens=24",
                            "--set", "threads=1"};
 
-struct Result {
-  int code;
-  QString out, err;
-};
+using grpo::testing::Result;
 
 Result run(const QStringList& args, const QString& cwd, int timeout_ms = 120000) {
-  QProcess p;
-  p.setWorkingDirectory(cwd);
-  p.start(GRPO_TRAIN_EXE, args);
-  if (!p.waitForFinished(timeout_ms)) {
-    p.kill();
-    p.waitForFinished();
-    return {-1, "", "timed out"};
-  }
-  return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-          QString::fromUtf8(p.readAllStandardError())};
+  return grpo::testing::run_program(GRPO_TRAIN_EXE, args, cwd, timeout_ms);
 }
 
 }  // namespace

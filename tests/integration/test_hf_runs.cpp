@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "ipc/run_store.h"
+#include "tests/integration/process_run.h"
 #include "trainer/hf_tokenizer.h"
 #include "trainer/tokenizer.h"
 
@@ -19,22 +20,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  QString out, err;
-};
+using grpo::testing::Result;
 
 Result run(const QString& program, const QStringList& args, const QString& cwd, int timeout_ms = 300000) {
-  QProcess p;
-  p.setWorkingDirectory(cwd);
-  p.start(program, args);
-  if (!p.waitForFinished(timeout_ms)) {
-    p.kill();
-    p.waitForFinished();
-    return {-1, "", "timed out"};
-  }
-  return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-          QString::fromUtf8(p.readAllStandardError())};
+  return grpo::testing::run_program(program, args, cwd, timeout_ms);
 }
 
 Result train(const QStringList& args, const QString& cwd) { return run(GRPO_TRAIN_EXE, args, cwd); }
