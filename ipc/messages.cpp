@@ -124,10 +124,11 @@ json samples_payload(const std::string& run, int64_t seq, int64_t step, double t
   for (const auto& s : samples)
     arr.push_back({{"group", s.group},       {"index", s.index},          {"prompt", s.prompt},
                    {"completion", s.completion}, {"answer", s.answer},   {"reward", number(s.reward)},
-                   {"rewards", s.rewards},   {"advantage", number(s.advantage)}, {"length", s.length},
+                   {"rewards", json::parse(rewards_to_text(s.rewards))}, {"advantage", number(s.advantage)}, {"length", s.length},
                    {"correct", s.correct},   {"verified", s.verified},   {"truncated", s.truncated},
                    {"tokens", pack(s.tokens)}, {"offsets", pack(s.offsets)}, {"logp_old", pack(s.logp_old)},
-                   {"logp", pack(s.logp)},   {"entropy", pack(s.entropy)}, {"kl", pack(s.kl)}});
+                   {"logp", pack(s.logp)},   {"entropy", pack(s.entropy)}, {"kl", pack(s.kl)},
+                   {"columns", s.columns}});
   j["samples"] = std::move(arr);
   return j;
 }
@@ -165,7 +166,8 @@ SampleRecord sample_from_json(const json& j) {
   s.completion = j.value("completion", "");
   s.answer = j.value("answer", "");
   s.reward = j.value("reward", json(0.0)).is_number() ? j["reward"].get<double>() : std::nan("");
-  s.rewards = j.value("rewards", std::map<std::string, double>{});
+  s.rewards = rewards_from_json(j.value("rewards", json::object()));
+  s.columns = j.value("columns", json());
   s.advantage = j.value("advantage", json(0.0)).is_number() ? j["advantage"].get<double>() : std::nan("");
   s.length = j.value("length", int64_t{0});
   s.correct = j.value("correct", false);

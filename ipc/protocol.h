@@ -21,6 +21,7 @@ inline constexpr const char* kStateStarting = "starting";
 inline constexpr const char* kStateRunning = "running";
 inline constexpr const char* kStatePaused = "paused";
 inline constexpr const char* kStateCheckpointing = "checkpointing";
+inline constexpr const char* kStateWaiting = "waiting";  // on something outside the trainer (a reward server); "reason" says what
 inline constexpr const char* kStateStopping = "stopping";
 inline constexpr const char* kStateFinished = "finished";
 inline constexpr const char* kStateFailed = "failed";

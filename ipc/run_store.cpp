@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS samples(
   prompt TEXT NOT NULL, completion TEXT NOT NULL, answer TEXT NOT NULL,
   reward REAL NOT NULL, rewards TEXT NOT NULL, advantage REAL NOT NULL, length INTEGER NOT NULL,
   correct INTEGER NOT NULL, verified INTEGER NOT NULL, truncated INTEGER NOT NULL,
-  tokens BLOB, offsets BLOB, logp_old BLOB, logp BLOB, entropy BLOB, kl BLOB,
+  tokens BLOB, offsets BLOB, logp_old BLOB, logp BLOB, entropy BLOB, kl BLOB, columns TEXT,
   UNIQUE(step, grp, idx));
 CREATE INDEX IF NOT EXISTS samples_by_seq ON samples(seq);
 CREATE TABLE IF NOT EXISTS events(
@@ -42,10 +42,33 @@ std::vector<T> read_array(const Statement& st, int i) {
 
 }  // namespace
 
+std::string rewards_to_text(const std::map<std::string, double>& rewards) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : rewards) j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+  return j.dump();
+}
+
+std::map<std::string, double> rewards_from_json(const nlohmann::json& j) {
+  std::map<std::string, double> out;
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = it->is_number() ? it->get<double>() : std::nan("");
+  return out;
+}
+
+namespace {
+
+bool samples_have_columns(Database& db) {
+  auto st = db.prepare("SELECT 1 FROM pragma_table_info('samples') WHERE name='columns'");
+  return st.step();
+}
+
+}  // namespace
+
 struct RunStore::Impl {
   Database db;
   bool writable = false;
   int64_t seq = 0;  // last seq handed out
+  bool has_columns = true;  // a version 1 store opened for reading has no samples.columns
 };
 
 RunStore::RunStore(Database db, bool writable) : impl_(std::make_unique<Impl>()) {
@@ -61,6 +84,12 @@ RunStore RunStore::open_for_writing(const std::string& path) {
   auto& db = store.impl_->db;
   db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
   db.exec(kSchema);
+  if (auto v = store.meta("schema_version"); v && std::stoi(*v) == 1) {  // version 1 lacks samples.columns
+    with_transaction(db, [&] {
+      if (!samples_have_columns(db)) db.exec("ALTER TABLE samples ADD COLUMN columns TEXT;");
+      store.set_meta("schema_version", std::to_string(kRunStoreSchemaVersion));
+    });
+  }
   if (auto v = store.meta("schema_version")) {
     if (std::stoi(*v) != kRunStoreSchemaVersion)
       throw StoreError("run store '" + path + "' has schema version " + *v + "; this build reads version " +
@@ -79,6 +108,7 @@ RunStore RunStore::open_for_reading(const std::string& path) {
   if (std::stoi(*v) > kRunStoreSchemaVersion)
     throw StoreError("run store '" + path + "' has schema version " + *v + ", newer than this build's " +
                      std::to_string(kRunStoreSchemaVersion));
+  store.impl_->has_columns = samples_have_columns(store.impl_->db);
   return store;
 }
 
@@ -131,12 +161,12 @@ int64_t RunStore::append_samples(int64_t step, const std::vector<SampleRecord>& 
     seq = next_seq();
     auto st = impl_->db.prepare(
         "INSERT OR REPLACE INTO samples(seq, step, grp, idx, prompt, completion, answer, reward, rewards, "
-        "advantage, length, correct, verified, truncated, tokens, offsets, logp_old, logp, entropy, kl) "
-        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)");
+        "advantage, length, correct, verified, truncated, tokens, offsets, logp_old, logp, entropy, kl, columns) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)");
     for (const auto& s : samples) {
       st.bind(1, seq).bind(2, step).bind(3, s.group).bind(4, s.index);
       st.bind(5, s.prompt).bind(6, s.completion).bind(7, s.answer).bind(8, s.reward);
-      st.bind(9, nlohmann::json(s.rewards).dump()).bind(10, s.advantage).bind(11, s.length);
+      st.bind(9, rewards_to_text(s.rewards)).bind(10, s.advantage).bind(11, s.length);
       st.bind(12, int64_t{s.correct}).bind(13, int64_t{s.verified}).bind(14, int64_t{s.truncated});
       bind_array(st, 15, s.tokens);
       bind_array(st, 16, s.offsets);
@@ -144,6 +174,10 @@ int64_t RunStore::append_samples(int64_t step, const std::vector<SampleRecord>& 
       bind_array(st, 18, s.logp);
       bind_array(st, 19, s.entropy);
       bind_array(st, 20, s.kl);
+      if (s.columns.is_null())
+        st.bind_null(21);
+      else
+        st.bind(21, s.columns.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       st.run();
     }
   });
@@ -208,8 +242,8 @@ std::vector<SampleRecord> RunStore::samples_at(int64_t step) const {
   std::vector<SampleRecord> out;
   auto st = impl_->db.prepare(
       "SELECT step, grp, idx, prompt, completion, answer, reward, rewards, advantage, length, correct, "
-      "verified, truncated, tokens, offsets, logp_old, logp, entropy, kl FROM samples WHERE step=?1 "
-      "ORDER BY grp, idx");
+      "verified, truncated, tokens, offsets, logp_old, logp, entropy, kl, " +
+      std::string(impl_->has_columns ? "columns" : "NULL") + " FROM samples WHERE step=?1 ORDER BY grp, idx");
   st.bind(1, step);
   while (st.step()) {
     SampleRecord s;
@@ -220,7 +254,7 @@ std::vector<SampleRecord> RunStore::samples_at(int64_t step) const {
     s.completion = st.column_text(4);
     s.answer = st.column_text(5);
     s.reward = st.column_double(6);
-    s.rewards = nlohmann::json::parse(st.column_text(7)).get<std::map<std::string, double>>();
+    s.rewards = rewards_from_json(nlohmann::json::parse(st.column_text(7)));
     s.advantage = st.column_double(8);
     s.length = st.column_int(9);
     s.correct = st.column_int(10) != 0;
@@ -232,6 +266,7 @@ std::vector<SampleRecord> RunStore::samples_at(int64_t step) const {
     s.logp = read_array<float>(st, 16);
     s.entropy = read_array<float>(st, 17);
     s.kl = read_array<float>(st, 18);
+    if (!st.column_is_null(19)) s.columns = nlohmann::json::parse(st.column_text(19), nullptr, false);
     out.push_back(std::move(s));
   }
   return out;

@@ -17,7 +17,7 @@
 
 namespace grpo::ipc {
 
-inline constexpr int kRunStoreSchemaVersion = 1;
+inline constexpr int kRunStoreSchemaVersion = 2;  // 2: samples.columns (version 1 stores are upgraded on open)
 
 // One sampled completion with its rewards and per-token arrays (all arrays have one entry per
 // completion token; offsets are byte offsets of each token's text in `completion`).
@@ -29,7 +29,8 @@ struct SampleRecord {
   std::string completion;
   std::string answer;  // the reference answer the accuracy reward checked against
   double reward = 0.0;
-  std::map<std::string, double> rewards;  // each reward function's unweighted value
+  std::map<std::string, double> rewards;  // each reward function's unweighted value (NaN: not applicable to this row)
+  nlohmann::json columns;                 // the dataset row the prompt came from, every column (null for built-in tasks)
   double advantage = 0.0;
   int64_t length = 0;  // completion tokens, end-of-sequence included
   bool correct = false;
@@ -42,6 +43,10 @@ struct SampleRecord {
   std::vector<float> entropy;   // entropy of pi_theta's distribution at the token
   std::vector<float> kl;        // k3 estimate of KL(pi_theta || pi_ref) at the token (0 without a reference)
 };
+
+// A sample's rewards as JSON, NaN (a reward that does not apply) as null, and back.
+std::string rewards_to_text(const std::map<std::string, double>& rewards);
+std::map<std::string, double> rewards_from_json(const nlohmann::json& j);
 
 struct EventRecord {
   int64_t seq = 0;
