@@ -192,7 +192,7 @@ RunData& MainWindow::ensure_run(const QString& id, const QString& name, const QS
   return ref;
 }
 
-void MainWindow::update_run_entry(const RunData& r) { runs_->upsert({r.id, r.name, r.state, r.step, r.color, {}, {}}); }
+void MainWindow::update_run_entry(const RunData& r) { runs_->upsert({r.id, r.name, r.state_text(), r.step, r.color, {}, {}}); }
 
 bool MainWindow::open_run(const QString& dir_in) {
   const QString dir = QDir(dir_in).absolutePath();
@@ -261,7 +261,7 @@ void MainWindow::attach(const ipc::Endpoints& endpoints, const QString& run_dir)
     if (id == active_) {
       control_->set_params(params);
       control_->set_connected(true);
-      control_->set_state(r->state, r->step);
+      control_->set_state(r->state, r->step, r->state_reason);
     }
     update_run_entry(*r);
     runs_->set_checked(id, true);
@@ -306,7 +306,7 @@ void MainWindow::on_events(const QString& id, const EventBatch& batch) {
     replot_timer_.start();  // coalesce: at most one redraw per ~33 ms
   }
   if (id == active_) {
-    if (d.state) control_->set_state(r->state, r->step);
+    if (d.state) control_->set_state(r->state, r->step, r->state_reason);
     for (const auto& [values, from] : d.applied) control_->mark_applied(values, from);
     if (d.samples && tabs_->currentWidget() == inspector_) refresh_inspector_steps();  // hidden: refreshed on show
   }
@@ -381,7 +381,7 @@ void MainWindow::refresh_active() {
       params.push_back({QString::fromStdString(key), spec.value("type", "") == "integer", spec.value("min", 0.0),
                         spec.value("max", 0.0), spec.value("min_exclusive", false), spec.value("value", 0.0)});
     control_->set_params(params);
-    control_->set_state(r->state, r->step);
+    control_->set_state(r->state, r->step, r->state_reason);
   }
   inspector_->set_markers(r->markers_words());
   refresh_inspector_steps();

@@ -72,6 +72,7 @@ void RunData::add_event(const std::string& kind, int64_t at_step, const json& da
     markers.push_back({static_cast<int>(at_step), "checkpoint", true});
   } else if (kind == "status") {
     state = QString::fromStdString(data.value("state", "unknown"));
+    state_reason = QString::fromStdString(data.value("reason", ""));
   } else if (kind == "start") {
     if (data.contains("config")) config = data["config"];
   }
@@ -105,7 +106,7 @@ void RunData::apply(const ipc::Event& e, Delta& delta) {
   last_seq = std::max<int64_t>(last_seq, p.value("seq", int64_t{0}));
   if (e.topic == "heartbeat") {
     const QString s = QString::fromStdString(p.value("state", "unknown"));
-    if (s != state) state = s, delta.state = true;
+    if (s != state) state = s, state_reason.clear(), delta.state = true;
     return;
   }
   if (e.topic == "metrics") {
@@ -160,6 +161,8 @@ QMap<QString, QString> RunData::flat_config() const {
   }
   return out;
 }
+
+QString RunData::state_text() const { return state_reason.isEmpty() ? state : state + ": " + state_reason; }
 
 QStringList RunData::markers_words() const {
   QStringList out;

@@ -32,6 +32,8 @@ class RunData {
   QString dir;   // empty for a remote run
   QColor color;
   QString state = "unknown";
+  QString state_reason;  // why, when the trainer said (waiting: "reward server tcp://… not answering"; failed: the error)
+  QString state_text() const;  // the state with its reason, as shown
   int step = 0;
   nlohmann::json config = nlohmann::json::object();
   QHash<QString, MetricSeries> metrics;

@@ -119,11 +119,15 @@ void ControlPanel::set_params(const QVector<LiveParam>& params) {
   refresh_buttons();
 }
 
-void ControlPanel::set_state(const QString& state, int step) {
+void ControlPanel::set_state(const QString& state, int step, const QString& reason) {
   state_ = state;
-  state_label_->setText(tr("%1 · step %2").arg(state).arg(step));
+  state_label_->setText(reason.isEmpty() ? tr("%1 · step %2").arg(state).arg(step)
+                                         : tr("%1: %2 · step %3").arg(state, reason).arg(step));
+  state_label_->setToolTip(reason);
   refresh_buttons();
 }
+
+QString ControlPanel::state_text() const { return state_label_->text(); }
 
 void ControlPanel::set_connected(bool connected, const QString& why) {
   connected_ = connected;

@@ -30,7 +30,9 @@ class ControlPanel : public QWidget {
   explicit ControlPanel(QWidget* parent = nullptr);
 
   void set_params(const QVector<LiveParam>& params);  // rebuilds the editors
-  void set_state(const QString& state, int step);     // "running", "paused", ...
+  // "running", "paused", "waiting", ...; `reason` (the trainer's why, e.g. "reward server … not answering") is shown beside it.
+  void set_state(const QString& state, int step, const QString& reason = {});
+  QString state_text() const;  // what the state line shows
   void set_connected(bool connected, const QString& why = {});
   // The trainer accepted a change: pending until `step`, then applied.
   void set_pending(const QMap<QString, QVariant>& values, int from_step);

@@ -198,6 +198,16 @@ class TestWidgets : public QObject {
     QVERIFY(panel.history().first().contains("step 5"));
   }
 
+  void control_panel_shows_why_a_run_waits() {
+    ControlPanel panel;
+    panel.set_connected(true);
+    panel.set_state("waiting", 7, "reward server tcp://127.0.0.1:5555 not answering");
+    QVERIFY(panel.state_text().contains("waiting: reward server tcp://127.0.0.1:5555 not answering"));
+    QVERIFY(panel.state_text().contains("step 7"));
+    panel.set_state("running", 8);
+    QCOMPARE(panel.state_text(), QString("running · step 8"));
+  }
+
   void diff_table_shows_only_differences() {
     HparamDiffTable t;
     t.set_configs({{"a", {{"optim.lr", "0.0001"}, {"seed", "0"}}}, {"b", {{"optim.lr", "0.0003"}, {"seed", "0"}}}});
