@@ -6,7 +6,7 @@ import pathlib
 import re
 
 root = pathlib.Path(__file__).resolve().parent.parent
-sections = {"Model": "model", "Task": "task", "Sampling": "sampling", "Grpo": "grpo", "Reward": "rewards", "Optim": "optim",
+sections = {"Model": "model", "Task": "task", "Data": "data", "Sampling": "sampling", "Grpo": "grpo", "Reward": "rewards", "Optim": "optim",
             "Pretrain": "pretrain", "ModelSpec": "model"}
 types = {"int64_t": "integer", "double": "number", "bool": "bool", "std::string": "string",
          "std::vector<std::string>": "list of strings"}
@@ -29,11 +29,13 @@ for header in ("trainer/config.h", "trainer/model_spec.h"):
             key = f"{section}.{name}" if section else name
             default = default.replace("{", "[").replace("}", "]")
             fields.setdefault(key, f"| `{key}` | {types[t]} | `{default}` | {comment} |")
-        elif m := re.match(r"\s+([\w:]+)\s+(\w+);\s*//\s*(.*)", line):  # a field without a default: a string
+        elif m := re.match(r"\s+([\w:<>]+)\s+(\w+);\s*//\s*(.*)", line):  # no default: an empty string or list
             t, name, comment = m.groups()
+            key = f"{section}.{name}" if section else name
             if t == "std::string":
-                key = f"{section}.{name}" if section else name
                 fields.setdefault(key, f'| `{key}` | string | `""` | {comment} |')
+            elif t == "std::vector<std::string>":
+                fields.setdefault(key, f'| `{key}` | list of strings | `[]` | {comment} |')
 
 schema = re.findall(r'(?:num|text|flag|list)\("([\w.]+)"', (root / "trainer/config.cpp").read_text())
 missing = [k for k in schema if k not in fields]

@@ -15,10 +15,11 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev                   # the protocol between trainer and studio
   libsqlite3-dev                           # the run store
   nlohmann-json3-dev libcli11-dev libspdlog-dev   # JSON, command lines, logging
-  libpcre2-dev libutf8proc-dev             # tokenizer.json: Split regexes as written, NFC normalizer
+  libpcre2-dev libutf8proc-dev             # tokenizer.json: Split regexes as written, NFC normalizer; reward regexes
+  zlib1g-dev                               # gzipped JSONL datasets
   python3 python3-jinja2                   # chat templates, rendered by the engine transformers uses
   xvfb xauth                               # headless GUI tests and screenshots
-  python3-zmq                              # the third-party client example and its test
+  python3-zmq                              # the third-party client example, the reward server example, their tests
 )
 for flag in "$@"; do
   case "$flag" in

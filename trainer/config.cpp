@@ -148,6 +148,7 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("sample_prompts", &c.sample_prompts, 0, 1e6),
       num("eval_every", &c.eval_every, 0, 1e9),
       num("eval_prompts", &c.eval_prompts, 1, 100000),
+      num("eval_samples", &c.eval_samples, 0, 1000),
       text("device", &c.device, {"cpu", "cuda"}),
       num("dist_timeout", &c.dist_timeout, 1, 86400),
       flag("export_on_finish", &c.export_on_finish),
@@ -165,9 +166,14 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("model.rope_base", &c.model.spec.rope_base, 1.0, kInf),
       num("model.norm_eps", &c.model.spec.norm_eps, 0.0, 1.0, false, /*lo_open=*/true),
       flag("model.tie_embeddings", &c.model.spec.tie_embeddings),
+      text("model.alphabet", &c.model.alphabet, {"task", "ascii"}),
       text("task.kind", &c.task.kind, {"add", "mul"}),
       num("task.held_out", &c.task.held_out, 0, 100000),
       num("task.held_out_seed", &c.task.held_out_seed, 0, 9e15),
+      text("data.train", &c.data.train),
+      text("data.eval", &c.data.eval),
+      text("data.answer_key", &c.data.answer_key),
+      text("data.chat_template", &c.data.chat_template),
       num("sampling.temperature", &c.sampling.temperature, 0.0, 100.0, /*live=*/true, /*lo_open=*/true),
       num("sampling.top_p", &c.sampling.top_p, 0.0, 1.0, /*live=*/true, /*lo_open=*/true),
       num("sampling.max_new_tokens", &c.sampling.max_new_tokens, 1, 1 << 20, /*live=*/true),
@@ -187,6 +193,19 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("rewards.format", &c.rewards.format, -1000.0, 1000.0, /*live=*/true),
       num("rewards.overlong", &c.rewards.overlong, -1000.0, 1000.0, /*live=*/true),
       num("rewards.overlong_buffer", &c.rewards.overlong_buffer, 1, 1 << 20),
+      num("rewards.math", &c.rewards.math, -1000.0, 1000.0, /*live=*/true),
+      list("rewards.math_order", &c.rewards.math_order),
+      num("rewards.math_tolerance", &c.rewards.math_tolerance, 0.0, 1.0),
+      text("rewards.format_pattern", &c.rewards.format_pattern),
+      num("rewards.length", &c.rewards.length, -1000.0, 1000.0, /*live=*/true),
+      num("rewards.length_target", &c.rewards.length_target, 0, 1 << 20),
+      num("rewards.regex", &c.rewards.regex, -1000.0, 1000.0, /*live=*/true),
+      list("rewards.regex_patterns", &c.rewards.regex_patterns),
+      num("rewards.exact", &c.rewards.exact, -1000.0, 1000.0, /*live=*/true),
+      num("rewards.server", &c.rewards.server, -1000.0, 1000.0, /*live=*/true),
+      text("rewards.server_address", &c.rewards.server_address),
+      num("rewards.server_timeout", &c.rewards.server_timeout, 0.0, 86400.0, false, /*lo_open=*/true),
+      text("rewards.correct", &c.rewards.correct, {"", "accuracy", "math", "exact", "regex", "server", "format"}),
       list("rewards.markers", &c.rewards.markers),
       num("optim.lr", &c.optim.lr, 0.0, 10.0, /*live=*/true, /*lo_open=*/true),
       num("optim.beta1", &c.optim.beta1, 0.0, 1.0),
@@ -307,10 +326,10 @@ void validate_config(const Config& c) {
     fail("grpo.minibatches", "cannot exceed grpo.prompts_per_step (minibatches split the batch by groups)");
   if (c.pretrain.stop_greedy_min > c.pretrain.stop_greedy_max)
     fail("pretrain.stop_greedy_min", "is above pretrain.stop_greedy_max");
-  if (c.eval_every > 0 && c.eval_prompts > c.task.held_out) fail("eval_prompts", "cannot exceed task.held_out");
+  if (c.data.train.empty() && c.data.eval.empty() && c.eval_every > 0 && c.eval_prompts > c.task.held_out)
+    fail("eval_prompts", "cannot exceed task.held_out");
   if (c.pretrain.eval_prompts > c.task.held_out) fail("pretrain.eval_prompts", "cannot exceed task.held_out");
-  if (c.rewards.accuracy == 0 && c.rewards.format == 0 && c.rewards.overlong == 0)
-    fail("rewards", "weights are all zero: nothing would be learned");
+  validate_reward_config(c.rewards, c.data.train.empty() ? "the built-in task" : "data.train");
 }
 
 }  // namespace grpo

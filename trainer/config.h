@@ -27,6 +27,7 @@ struct ModelConfig {
   std::string init = "builtin:demo-base";  // start from: "builtin:demo-base", a checkpoint file, or "" (random init)
   std::string path;  // a Hugging Face model folder (config.json, safetensors, tokenizer files); when set, init is unused
   ModelSpec spec;    // a random init's shape: the model.* keys below (trainer/model_spec.h)
+  std::string alphabet = "task";  // a random init's character tokenizer: "task" (the built-in tasks' characters) or "ascii" (printable ASCII)
 };
 
 struct TaskConfig {
@@ -56,12 +57,36 @@ struct GrpoConfig {
   int64_t dynamic_sampling_max_batches = 4;  // most prompt batches sampled per step when filtering
 };
 
+// Prompt datasets (docs/datasets.md): JSONL files in TRL's or veRL's row shape. Without data.train the run
+// trains on the built-in task.
+struct DataConfig {
+  std::string train;                  // JSONL (or .jsonl.gz) of training prompts; "" = the built-in task
+  std::string eval;                   // JSONL for eval/* and `grpo-train eval`; "" = no dataset evaluation
+  std::string answer_key = "answer";  // column of the reference answer (dotted for nested); "answer" falls back to reward_model.ground_truth
+  std::string chat_template;          // Jinja file for messages prompts; "" = the model's own chat template
+};
+
+// Reward functions (docs/rewards.md): each `rewards.<name>` is a weight; 0 turns that reward off. The
+// weighted sum is the reward GRPO's advantages come from; every active reward is logged as reward/<name>/mean.
 struct RewardConfig {
-  double accuracy = 1.0;          // weight of the verified-answer reward (1 correct, 0 otherwise)
-  double format = 0.1;            // weight of the <think>…</think><answer>…</answer> format reward
+  double accuracy = 1.0;          // weight of the exact-answer reward (<answer>…</answer> equals the reference)
+  double format = 0.1;            // weight of the format reward (format_pattern, or <think>…</think><answer>…</answer>)
   double overlong = 0.0;          // weight of DAPO's soft overlong penalty (0 turns it off)
   int64_t overlong_buffer = 16;   // tokens before max_new_tokens where the overlong penalty ramps in
-  std::vector<std::string> markers = {"check", "wait"};  // self-verification words (in <think>)
+  double math = 0.0;              // weight of the math answer checker (final answer equals the reference by value)
+  std::vector<std::string> math_order = {"boxed", "hashes", "answer_is", "answer_tag", "last_number"};  // where the math reward looks for the final answer, in order
+  double math_tolerance = 1e-6;   // relative tolerance of the math reward's numeric comparison
+  std::string format_pattern;     // regex the whole completion must match; "" = <think>…</think><answer>…</answer>
+  double length = 0.0;            // weight of the length-target reward: −|tokens − length_target| / length_target, at least −1
+  int64_t length_target = 0;      // the length reward's target, in completion tokens
+  double regex = 0.0;             // weight of the regex reward: the fraction of regex_patterns found in the completion
+  std::vector<std::string> regex_patterns;  // the regex reward's patterns (PCRE2 syntax, searched anywhere)
+  double exact = 0.0;             // weight of the exact-match reward (final text equals the reference, whitespace normalised)
+  double server = 0.0;            // weight of the reward server's reward (docs/reward-server.md)
+  std::string server_address;     // the reward server's ZeroMQ endpoint, e.g. tcp://127.0.0.1:5555
+  double server_timeout = 30.0;   // seconds to wait for one reply before retrying with a fresh socket
+  std::string correct;            // the reward that decides "correct" (accuracy metrics, eval); "" = math if on, else accuracy
+  std::vector<std::string> markers;  // self-verification words in the reasoning; empty = the task's default
 };
 
 struct OptimConfig {
@@ -103,13 +128,15 @@ struct Config {
   int64_t keep_checkpoints = 2;   // newest checkpoints kept on disk
   int64_t sample_prompts = 8;     // prompts per step whose completions go to the run store
   int64_t eval_every = 5;         // steps between held-out evaluations (eval/* metrics); 0 = never
-  int64_t eval_prompts = 200;     // held-out problems per evaluation (greedy, and one sample each)
+  int64_t eval_prompts = 200;     // held-out problems (or data.eval rows) per evaluation, greedy and sampled
+  int64_t eval_samples = 1;       // sampled completions per prompt in an evaluation (k of pass@k; datasets)
   std::string device = "cpu";     // "cpu" or "cuda" (a CUDA-enabled LibTorch build only)
   bool export_on_finish = false;  // write <run>/export/, a Hugging Face folder of the final model
   std::string export_dtype = "bf16";  // weights of exported folders: "bf16" or "f32"
   int64_t dist_timeout = 30;      // data-parallel runs: seconds a rank waits for the others before naming the lost one
   ModelConfig model;
   TaskConfig task;
+  DataConfig data;
   SamplingConfig sampling;
   GrpoConfig grpo;
   RewardConfig rewards;
@@ -147,5 +174,8 @@ void set_config_value(Config& config, const std::string& key, const nlohmann::js
 
 // Range checks of every field plus the cross-field rules; throws ConfigError naming the field.
 void validate_config(const Config& config);
+// The rewards' own rules (rewards.cpp): weights not all zero, patterns that compile, a math_order of known
+// extractors, a length target and a server address where those rewards are on. `task` names what is trained.
+void validate_reward_config(const RewardConfig& rewards, const std::string& task);
 
 }  // namespace grpo

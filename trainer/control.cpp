@@ -67,6 +67,12 @@ void RunControl::add_info(const json& fields) {
   for (const auto& [k, v] : fields.items()) info_[k] = v;
 }
 
+bool RunControl::stop_requested() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (external_stop_ && external_stop_->load()) stop_ = true;
+  return stop_;
+}
+
 void RunControl::request_stop() {
   std::lock_guard<std::mutex> lock(mutex_);
   stop_ = true;

@@ -42,6 +42,7 @@ class RunControl : public ipc::CommandHandler {
   void begin_step();                      // the step is under way (for from_step in `set` replies)
   void set_state(const std::string& state);
   void request_stop();                    // Ctrl-C / SIGTERM
+  bool stop_requested();                  // a stop was asked for (by a client or a signal)
   void add_info(const nlohmann::json& fields);  // extra fields for hello (e.g. the bound endpoints)
   std::string state();
 

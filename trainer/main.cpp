@@ -1,5 +1,6 @@
 // grpo-train: the command line. `run` trains (or resumes) a GRPO run; `pretrain` makes a base model for a
-// built-in task; `eval` measures a checkpoint on held-out problems; `config` prints the built-in demo
+// built-in task; `eval` measures a checkpoint on held-out problems or a dataset; `score`, `make-data`
+// (data_commands.h) and `tokenize`, `generate`, `export` (model_commands.h); `config` prints the built-in demo
 // config. Exit codes: 0 done, 1 runtime failure, 2 bad input (config, arguments, checkpoint files).
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
@@ -24,6 +25,7 @@
 #include "ipc/trainer_endpoint.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
+#include "trainer/data_commands.h"
 #include "trainer/distributed.h"
 #include "trainer/chat_template.h"
 #include "trainer/evaluate.h"
@@ -254,9 +256,20 @@ struct EvalArgs {
   int64_t threads = 1;
   bool json = false;
   bool forced_check = false;
+  std::string data, config_file;  // a dataset evaluation (data_commands.h)
+  std::vector<std::string> overrides;
+  int64_t max_new_tokens = 256;
 };
 
 int cmd_eval(const EvalArgs& a) {
+  if (!a.data.empty() || !a.config_file.empty()) {
+    if (a.forced_check) throw grpo::ConfigError("--forced-check measures the built-in task's check; it has no meaning on --data");
+    grpo::DataEvalArgs d;
+    d.model = a.checkpoint, d.data = a.data, d.config_file = a.config_file, d.overrides = a.overrides;
+    d.n = a.n, d.samples = a.samples, d.max_new_tokens = a.max_new_tokens, d.seed = a.seed, d.threads = a.threads;
+    d.temperature = a.temperature, d.json = a.json;
+    return grpo::cmd_eval_data(d);
+  }
   grpo::configure_runtime(a.threads);
   grpo::Config cfg;
   auto loaded = grpo::load_model(a.checkpoint);
@@ -344,6 +357,32 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--threads", ev.threads, "CPU threads (0 = all cores)")->capture_default_str();
   eval_cmd->add_flag("--forced-check", ev.forced_check, "Also measure accuracy with a check forced after the first answer");
   eval_cmd->add_flag("--json", ev.json, "Print JSON instead of a table");
+  eval_cmd->add_option("--data", ev.data, "Evaluate on this JSONL dataset instead (rows as for data.train; docs/datasets.md)")
+      ->check(CLI::ExistingFile);
+  eval_cmd->add_option("--config", ev.config_file, "With --data: the config whose rewards, data.answer_key and data.chat_template apply "
+                       "(its data.eval when there is no --data)")->check(CLI::ExistingFile);
+  eval_cmd->add_option("--set", ev.overrides, "With --data: override a config key")->type_name("KEY=VALUE");
+  eval_cmd->add_option("--max-new-tokens", ev.max_new_tokens, "With --data: completion budget")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+
+  grpo::ScoreArgs sc;
+  auto* score_cmd = app.add_subcommand("score", "Score saved completions with a config's rewards (one row per line: prompt, completion, answer, ...)");
+  score_cmd->add_option("--config", sc.config_file, "Config whose rewards.* apply (default: the built-in demo's)")->check(CLI::ExistingFile);
+  score_cmd->add_option("--set", sc.overrides, "Override a config key, e.g. --set rewards.math=1")->type_name("KEY=VALUE");
+  score_cmd->add_option("--input", sc.input, "JSONL rows {prompt, completion, ...}")->required();
+  score_cmd->add_flag("--json", sc.json, "One JSON object per row: each reward by name, total, correct");
+
+  grpo::MakeDataArgs md;
+  auto* make_cmd = app.add_subcommand("make-data", "Write the generated word-problem task (GSM8K's format) as train.jsonl and eval.jsonl");
+  make_cmd->add_option("--out", md.out, "Output folder")->required();
+  make_cmd->add_option("--train", md.train, "Training rows")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{10000000}));
+  make_cmd->add_option("--eval", md.eval, "Evaluation rows (none shared with training)")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1000000}));
+  make_cmd->add_option("--seed", md.seed, "Seed")->capture_default_str();
+  make_cmd->add_option("--style", md.style, "Row shape: trl (string prompts), messages, or verl")->capture_default_str()
+      ->check(CLI::IsMember({"trl", "messages", "verl"}));
+  make_cmd->add_option("--min-steps", md.min_steps, "Fewest computation steps per problem")->capture_default_str();
+  make_cmd->add_option("--max-steps", md.max_steps, "Most computation steps per problem")->capture_default_str();
+  make_cmd->add_option("--max-value", md.max_value, "Largest number written in a question")->capture_default_str();
 
   grpo::TokenizeArgs tk;
   auto* tok_cmd = app.add_subcommand("tokenize", "Print the ids (and with --json each token's text) a model's tokenizer gives a text");
@@ -386,6 +425,8 @@ int main(int argc, char** argv) {
     if (run_cmd->parsed()) return cmd_run(run);
     if (pre_cmd->parsed()) return cmd_pretrain(pre);
     if (eval_cmd->parsed()) return cmd_eval(ev);
+    if (score_cmd->parsed()) return grpo::cmd_score(sc);
+    if (make_cmd->parsed()) return grpo::cmd_make_data(md);
     if (tok_cmd->parsed()) return grpo::cmd_tokenize(tk);
     if (gen_cmd->parsed()) return grpo::cmd_generate(gn);
     if (export_cmd->parsed()) return grpo::cmd_export(ex);

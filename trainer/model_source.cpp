@@ -93,7 +93,7 @@ LoadedModel load_start_model(ModelConfig& m, uint64_t seed) {
     out = load_model(m.init);
   } else {
     out.source = "random init";
-    out.tokenizer = std::make_unique<CharTokenizer>(builtin_alphabet());
+    out.tokenizer = std::make_unique<CharTokenizer>(m.alphabet == "ascii" ? ascii_alphabet() : builtin_alphabet());
     torch::manual_seed(seed);
     ModelSpec spec = m.spec;
     spec.vocab_size = out.tokenizer->vocab_size();
@@ -110,7 +110,7 @@ std::unique_ptr<Tokenizer> load_start_tokenizer(const ModelConfig& m) {
     return folder_tokenizer(m.path);
   }
   if (!m.init.empty()) return load_model(m.init).tokenizer;
-  return std::make_unique<CharTokenizer>(builtin_alphabet());
+  return std::make_unique<CharTokenizer>(m.alphabet == "ascii" ? ascii_alphabet() : builtin_alphabet());
 }
 
 }  // namespace grpo

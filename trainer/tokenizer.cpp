@@ -12,6 +12,15 @@ const std::string& builtin_alphabet() {
   return kAlphabet;
 }
 
+const std::string& ascii_alphabet() {
+  static const std::string kAlphabet = [] {
+    std::string a = "\n";
+    for (char c = ' '; c <= '~'; ++c) a += c;
+    return a;
+  }();
+  return kAlphabet;
+}
+
 CharTokenizer::CharTokenizer(std::string alphabet) : alphabet_(std::move(alphabet)) {
   std::fill(std::begin(index_), std::end(index_), -1);
   for (size_t i = 0; i < alphabet_.size(); ++i) {

@@ -73,6 +73,8 @@ std::string valid_utf8(std::string_view bytes, std::vector<int32_t>* map = nullp
 
 // The alphabet of the built-in arithmetic tasks: 33 symbols plus PAD.
 const std::string& builtin_alphabet();
+// "\n" (end of sequence) and the 95 printable ASCII characters: a random init for text datasets.
+const std::string& ascii_alphabet();
 
 // Rebuilds a tokenizer from describe() output (as stored in a checkpoint): "char:<alphabet>", or
 // "hf:<folder>" for a model folder's tokenizer.json.

@@ -26,6 +26,7 @@
 #include "ipc/run_store.h"
 #include "trainer/checkpoint.h"
 #include "trainer/control.h"
+#include "trainer/dataset_eval.h"
 #include "trainer/evaluate.h"
 #include "trainer/grpo_loss.h"
 #include "trainer/hf_model.h"
@@ -59,17 +60,6 @@ std::string human_duration(double s) {
   else if (total >= 60) os << total / 60 << "m" << total % 60 << "s";
   else os << total << "s";
   return os.str();
-}
-
-std::string rng_to_string(const std::mt19937_64& rng) {
-  std::ostringstream os;
-  os << rng;
-  return os.str();
-}
-
-void rng_from_string(std::mt19937_64& rng, const std::string& s) {
-  std::istringstream is(s);
-  is >> rng;
 }
 
 void write_text_atomically(const fs::path& path, const std::string& text) {
@@ -119,6 +109,11 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
 
   s.tokenizer = load_start_tokenizer(s.cfg.model);
   s.task = std::make_unique<ArithmeticTask>(s.cfg.task);
+  // The effective config names the markers in use, so the studio highlights the same words.
+  if (s.cfg.rewards.markers.empty()) s.cfg.rewards.markers = s.cfg.data.train.empty() ? task_markers() : r1_markers();
+  s.rewards = std::make_unique<RewardSet>(s.cfg.rewards);
+  s.prompts = training_prompts(s.cfg, *s.task, *s.tokenizer);
+  if (!s.cfg.data.eval.empty()) s.eval_rows = load_prompt_rows(s.cfg.data.eval, "data.eval", s.cfg, *s.tokenizer);
 
   check_batch_split(s.cfg, s.opts.dist.world);
 
@@ -145,9 +140,10 @@ Trainer::~Trainer() = default;
 
 // Prompt plus completion must fit the model's context (known once the model is loaded).
 void Trainer::Impl::check_context() const {
-  const int64_t need = static_cast<int64_t>(task->prompt_length()) + cfg.sampling.max_new_tokens;
+  const int64_t need = prompts->longest_prompt() + cfg.sampling.max_new_tokens;
   if (need > model->spec().context)
-    throw ConfigError("sampling.max_new_tokens: prompt (" + std::to_string(task->prompt_length()) + ") + " +
+    throw ConfigError("sampling.max_new_tokens: the longest prompt of " + prompts->describe() + " (" +
+                      std::to_string(prompts->longest_prompt()) + " tokens) + " +
                       std::to_string(cfg.sampling.max_new_tokens) + " new tokens exceed the model's context of " +
                       std::to_string(model->spec().context));
 }
@@ -276,7 +272,6 @@ void Trainer::Impl::setup_new_run() {
   }
   optimizer = make_optimizer(model, cfg.optim);
   gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
-  prompt_rng.seed(static_cast<uint64_t>(cfg.seed));
 
   start_serving();
   emit_event(0, "start", {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()},
@@ -307,7 +302,7 @@ void Trainer::Impl::setup_resumed_run() {
   check_context();
   step = ck.header.step;
   tokens_total = ck.header.state.value("tokens_total", int64_t{0});
-  rng_from_string(prompt_rng, ck.header.state.at("prompt_rng").get<std::string>());
+  prompts->restore(ck.header.state);
   gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
   if (ck.torch_rng.defined()) gen.set_state(ck.torch_rng);
   optimizer = make_optimizer(model, cfg.optim);
@@ -337,7 +332,8 @@ std::string Trainer::Impl::checkpoint() {
   h.model = model->spec();
   h.tokenizer = tokenizer->describe();
   h.config = config_to_json(cfg);
-  h.state = {{"prompt_rng", rng_to_string(prompt_rng)}, {"tokens_total", tokens_total}};
+  h.state = prompts->state();  // the data position (or the built-in task's generator)
+  h.state["tokens_total"] = tokens_total;
   const std::string previous_state = control->state();
   control->set_state("checkpointing");
   const torch::Tensor rng_state = gen.get_state();
@@ -350,15 +346,33 @@ std::string Trainer::Impl::checkpoint() {
   return path;
 }
 
-// Held-out evaluation, recorded as eval/* metrics of the current step (step 0: the starting model). Its own
+// Evaluation, recorded as eval/* metrics of the current step (step 0: the starting model): data.eval's rows
+// when set, else the built-in task's held-out problems (a dataset run without data.eval has none). Its own
 // generator keeps the training RNG, and so resumes, untouched.
 void Trainer::Impl::held_out_eval() {
+  const uint64_t seed = static_cast<uint64_t>(cfg.seed) * 1000003 + static_cast<uint64_t>(step);
+  if (!eval_rows.empty()) {
+    DataEvalOptions eo;
+    eo.prompts = cfg.eval_prompts;
+    eo.samples = cfg.eval_samples;
+    eo.temperature = cfg.sampling.temperature;
+    eo.max_new_tokens = cfg.sampling.max_new_tokens;
+    eo.seed = seed;
+    const DataEvalResult e = evaluate_dataset(model, *tokenizer, eval_rows, *rewards, cfg.rewards, eo,
+                                              [this](bool w, const std::string& why) { return on_reward_wait(w, why); });
+    emit_metrics(step, e.metrics());
+    log->info("eval  {:>4} | data.eval greedy acc {:.3f} | sampled acc {:.3f} | pass@{} {:.3f} | len {:.1f} | {:.1f} s",
+              step, e.all.greedy_accuracy, e.all.sampled_accuracy, cfg.eval_samples, e.all.pass_at_k,
+              e.all.mean_length, e.seconds);
+    return;
+  }
+  if (!cfg.data.train.empty()) return;  // no data.eval: nothing held out to measure
   EvalOptions eo;
   eo.prompts = cfg.eval_prompts;
   eo.samples_per_prompt = 1;
   eo.temperature = cfg.sampling.temperature;
   eo.max_new_tokens = cfg.sampling.max_new_tokens;
-  eo.seed = static_cast<uint64_t>(cfg.seed) * 1000003 + static_cast<uint64_t>(step);
+  eo.seed = seed;
   const EvalResult e = evaluate(model, *task, *tokenizer, eo);
   emit_metrics(step, {{"eval/greedy_accuracy", e.greedy_accuracy},
                          {"eval/sampled_accuracy", e.sampled_accuracy},
@@ -371,6 +385,20 @@ void Trainer::Impl::held_out_eval() {
                          {"time/eval", e.seconds}});
   log->info("eval  {:>4} | held-out greedy acc {:.3f} | sampled acc {:.3f} | check rate {:.3f} | len {:.1f} | {:.1f} s",
             step, e.greedy_accuracy, e.sampled_accuracy, e.check_rate, e.mean_length, e.seconds);
+}
+
+// The reward server stopped answering (waiting) or answers again: the run's state says so, and the studio
+// shows the reason. A stop asked for meanwhile ends the wait (the step is abandoned).
+bool Trainer::Impl::on_reward_wait(bool now_waiting, const std::string& reason) {
+  if (now_waiting && !waiting) {
+    log->warn("{}: waiting (training continues when it answers; stop ends the run at the last step)", reason);
+    set_state(ipc::protocol::kStateWaiting, reason);
+  } else if (!now_waiting && waiting) {
+    log->info("the reward server answers again; training continues");
+    set_state(ipc::protocol::kStateRunning);
+  }
+  waiting = now_waiting;
+  return !control->stop_requested();
 }
 
 void Trainer::Impl::print_progress(const std::map<std::string, double>& m, double step_seconds) {
@@ -390,7 +418,14 @@ std::map<std::string, double> Trainer::step() {
   ++s.steps_this_session;
   if (!s.main) return m;  // rank 0 alone prints, evaluates and checkpoints
   if (s.opts.progress || s.log) s.print_progress(m, seconds_since(t0));
-  if (s.cfg.eval_every > 0 && (s.step % s.cfg.eval_every == 0 || s.step == s.cfg.max_steps)) s.held_out_eval();
+  if (s.cfg.eval_every > 0 && (s.step % s.cfg.eval_every == 0 || s.step == s.cfg.max_steps)) {
+    try {
+      s.held_out_eval();
+    } catch (const RewardWaitAborted& e) {  // a stop while the reward server did not answer: no eval this step
+      s.log->info("evaluation at step {} skipped: {}", s.step, e.what());
+      s.waiting = false;
+    }
+  }
   if (s.cfg.checkpoint_every > 0 && s.step % s.cfg.checkpoint_every == 0 && s.step < s.cfg.max_steps) s.checkpoint();
   return m;
 }
@@ -413,7 +448,14 @@ void Trainer::train() {
         break;
       }
       s.control->begin_step();
-      step();
+      try {
+        step();
+      } catch (const StepAbandoned& e) {
+        s.log->info("{}", e.what());
+        s.waiting = false;
+        stopped = true;
+        break;
+      }
     }
     if (!s.main) return;  // rank 0 writes the final checkpoint
     stopped |= stop_requested_.load();

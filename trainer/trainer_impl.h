@@ -19,6 +19,7 @@
 #include "trainer/control.h"
 #include "trainer/distributed.h"
 #include "trainer/model.h"
+#include "trainer/prompt_source.h"
 #include "trainer/rewards.h"
 #include "trainer/sampler.h"
 #include "trainer/task.h"
@@ -35,6 +36,42 @@ inline double unix_now() {
 
 inline double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// The phases of one GRPO step (grpo_step.cpp), each one's result named.
+struct RolloutResult {  // 1. sampled groups and their rewards
+  std::vector<PromptItem> prompts;      // one per kept group
+  std::vector<RewardBreakdown> scores;  // (groups · G), group-major
+  Rollout rollout;                      // the same rows
+  int64_t zero_std_first = 0;           // groups of the first batch whose rewards all agree
+  int64_t sampled_groups = 0;           // groups generated (more than kept with dynamic sampling)
+  int64_t generated = 0;                // completion tokens generated
+  double seconds = 0;
+  int64_t groups() const { return static_cast<int64_t>(prompts.size()); }
+};
+
+struct ScoringResult {  // 2-3. advantages, old and reference log-probs
+  torch::Tensor rewards;     // (groups, G)
+  torch::Tensor advantages;  // (B)
+  torch::Tensor old_logp;    // (B, L); undefined when π_old is the policy's own first pass
+  torch::Tensor ref_logp;    // (B, L); undefined without a reference
+  bool old_is_current = false;
+  double seconds = 0;
+};
+
+struct UpdateResult {  // 4. the policy update's statistics (sums over this rank's rows)
+  double loss_sum = 0, kl_sum = 0, clip_low = 0, clip_high = 0, clip_region = 0, token_weight = 0;
+  double entropy_sum = 0, entropy_tokens = 0, grad_norm_sum = 0;
+  int64_t updates = 0, trained_tokens = 0;
+  std::vector<double> update_loss, update_tokens;  // data-parallel: each update's share of the loss, whole tokens
+  torch::Tensor logp_before;                       // (B, L) log π_old of each token, for the stored samples
+  double seconds = 0;
+};
+
+// Thrown out of a step that was abandoned before its update (a stop while the reward server was not
+// answering); the step's random state was put back, so the run stops as it was after the last step.
+struct StepAbandoned : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 struct Trainer::Impl {
   Config cfg;
   RunOptions opts;
@@ -46,7 +83,10 @@ struct Trainer::Impl {
   Transformer reference{nullptr};  // frozen starting policy; null when beta = 0
   std::unique_ptr<torch::optim::AdamW> optimizer;
   at::Generator gen;
-  std::mt19937_64 prompt_rng;
+  std::unique_ptr<PromptSource> prompts;  // data.train's rows or the built-in task's stream
+  std::unique_ptr<RewardSet> rewards;
+  std::vector<PromptItem> eval_rows;       // data.eval's rows (empty: the built-in task's held-out problems, or none)
+  bool waiting = false;                    // in the "waiting" state (the reward server is not answering)
   std::unique_ptr<ipc::RunStore> store;
   std::unique_ptr<RunControl> control;
   std::unique_ptr<ipc::TrainerEndpoint> endpoint;  // null when not serving
@@ -72,9 +112,14 @@ struct Trainer::Impl {
   void check_context() const;
   void setup_resumed_run();
   std::map<std::string, double> grpo_step();
-  void record_samples(const std::vector<Problem>& problems, const Rollout& rollout, const torch::Tensor& old_logp,
-                      const torch::Tensor& ref_logp, const std::vector<RewardBreakdown>& scores,
-                      const torch::Tensor& advantages, int64_t groups);
+  RolloutResult sample_groups(const SamplingOptions& so);
+  std::vector<RewardBreakdown> score_rows(const std::vector<PromptItem>& prompts, const Rollout& r, int64_t max_len);
+  ScoringResult score_groups(const RolloutResult& ro, double temperature);
+  UpdateResult update_policy(const RolloutResult& ro, const ScoringResult& sc, double temperature);
+  std::map<std::string, double> reduce_metrics(const RolloutResult& ro, const ScoringResult& sc, const UpdateResult& up,
+                                               double lr);
+  bool on_reward_wait(bool waiting, const std::string& reason);
+  void record_samples(const RolloutResult& ro, const ScoringResult& sc, const torch::Tensor& logp_before, int64_t groups);
   std::string checkpoint();
   void held_out_eval();
   void print_progress(const std::map<std::string, double>& m, double step_seconds);
