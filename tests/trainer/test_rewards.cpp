@@ -1,7 +1,13 @@
-// Rule-based rewards on well-formed, malformed and wrong completions; markers; overlong shaping.
+// Rule-based rewards on well-formed, malformed and wrong completions; markers; overlong shaping; the
+// dataset rewards (math, format patterns, length target, regex, exact) and their weighted sum; the reward
+// server's request and reply checks; reward config errors.
 #include <QtTest>
 
+#include "trainer/config.h"
+#include "trainer/reward_server.h"
 #include "trainer/rewards.h"
+
+#include <cmath>
 
 using namespace grpo;
 
@@ -91,6 +97,140 @@ class TestRewards : public QObject {
     // default buffer 16: (84 − 90) / 16
     QCOMPARE(r.parts.at("overlong"), -0.375);
     QCOMPARE(r.total, 1.0 + 0.1 - 0.375);
+  }
+
+  void dataset_rewards_and_their_weighted_sum() {
+    RewardConfig cfg;
+    cfg.accuracy = 0.0;
+    cfg.format = 0.5;
+    cfg.math = 1.0;
+    cfg.length = 0.1;
+    cfg.length_target = 40;
+    cfg.regex = 0.25;
+    cfg.regex_patterns = {"\\bso\\b", "[0-9]+ \\* [0-9]+"};
+    cfg.exact = 2.0;
+    // Worked by hand: math 1 (\boxed{42} = 42), format 1, length −|50 − 40| / 40 = −0.25, regex 1 of 2
+    // patterns = 0.5, exact 0 (the final text is "\boxed{42}", not "42").
+    const std::string text = "<think>6 * 7 = 42, so</think><answer>\\boxed{42}</answer>";
+    auto r = score_completion(cfg, text, "42", 50, false, 109);
+    QCOMPARE(r.parts.at("math"), 1.0);
+    QCOMPARE(r.parts.at("format"), 1.0);
+    QCOMPARE(r.parts.at("length"), -0.25);
+    QCOMPARE(r.parts.at("regex"), 1.0);  // "so" and "6 * 7"
+    QCOMPARE(r.parts.at("exact"), 0.0);
+    QVERIFY(std::abs(r.total - (1.0 + 0.5 - 0.025 + 0.25)) < 1e-12);
+    QVERIFY(r.correct);  // math is on, so math decides
+    QCOMPARE(RewardSet::active(cfg), (std::vector<std::string>{"accuracy", "format", "length", "math", "regex", "exact"}));
+    auto half = score_completion(cfg, "<think>so</think><answer>1</answer>", "42", 40, false, 109);
+    QCOMPARE(half.parts.at("regex"), 0.5);
+    QCOMPARE(half.parts.at("length"), 0.0);
+    QVERIFY(!half.correct);
+  }
+
+  void format_pattern_is_a_full_match() {
+    RewardConfig cfg;
+    cfg.format_pattern = "Answer: [0-9]+";
+    QCOMPARE(score_completion(cfg, "Answer: 12", "12", 5, false, 109).parts.at("format"), 1.0);
+    QCOMPARE(score_completion(cfg, "Answer: 12 because", "12", 5, false, 109).parts.at("format"), 0.0);
+    QCOMPARE(score_completion(cfg, "So. Answer: 12", "12", 5, false, 109).parts.at("format"), 0.0);
+    cfg.format_pattern = "<think>.*</think>\\s*<answer>.*</answer>";  // "." crosses lines (DOTALL)
+    QCOMPARE(score_completion(cfg, "<think>a\nb</think>\n<answer>1</answer>", "1", 5, false, 109).parts.at("format"), 1.0);
+  }
+
+  void length_and_exact_by_hand() {
+    QCOMPARE(length_reward(40, 40), 0.0);
+    QCOMPARE(length_reward(30, 40), -0.25);
+    QCOMPARE(length_reward(200, 40), -1.0);  // at least −1
+    QCOMPARE(exact_reward("<think>x</think>  Paris \n", "Paris"), 1.0);
+    QCOMPARE(exact_reward("<think>x</think><answer> New   York </answer>", "New York"), 1.0);
+    QCOMPARE(exact_reward("paris", "Paris"), 0.0);  // exact: case counts
+    QCOMPARE(exact_reward("anything", ""), 0.0);    // no reference, no reward
+  }
+
+  void default_markers_for_datasets_are_r1s() {
+    QVERIFY(has_verification_marker("Wait, wait. Wait. That's an aha moment", r1_markers()));
+    QVERIFY(has_verification_marker("Let me verify: 3 * 4 = 12", r1_markers()));
+    QVERIFY(has_verification_marker("let me double-check the sum", r1_markers()));
+    QVERIFY(!has_verification_marker("The answer is 12.", r1_markers()));
+  }
+
+  void reward_server_request_and_reply_checks() {
+    ScoreInput a, b;
+    a.prompt = "p1", a.completion = "c1", a.reference = "1";
+    a.columns = {{"prompt", "p1"}, {"answer", "1"}, {"level", 3}};
+    b.prompt = "p2", b.completion = "c2", b.reference = "2";
+    b.columns = {{"prompt", "p2"}, {"reward_model", {{"ground_truth", "2"}}}};
+    const auto req = RewardServerClient::request({a, b}, 7);
+    QCOMPARE(req["protocol"].get<std::string>(), std::string(kRewardProtocol));
+    QCOMPARE(req["id"].get<int>(), 7);
+    QCOMPARE(req["completions"], (nlohmann::json{"c1", "c2"}));
+    QVERIFY(!req["columns"].contains("prompt"));  // TRL passes every column but the prompt
+    QCOMPARE(req["columns"]["answer"], (nlohmann::json{"1", "2"}));  // the reference where the row has no answer column
+    QCOMPARE(req["columns"]["level"], (nlohmann::json{3, nullptr}));
+    QCOMPARE(req["columns"]["reward_model"][1]["ground_truth"].get<std::string>(), std::string("2"));
+
+    const auto ok = RewardServerClient::parse_reply(R"({"id": 7, "rewards": [0.5, null]})", 2, 7, "tcp://x:1");
+    QCOMPARE(ok[0], 0.5);
+    QVERIFY(std::isnan(ok[1]));
+    auto refused = [](const std::string& reply, const char* why) {
+      try {
+        RewardServerClient::parse_reply(reply, 2, 7, "tcp://x:1");
+      } catch (const RewardServerError& e) {
+        const std::string m = e.what();
+        return m.find("reward server tcp://x:1") != std::string::npos && m.find(why) != std::string::npos;
+      }
+      return false;
+    };
+    QVERIFY(refused(R"({"id": 7, "rewards": [1]})", "1 rewards for 2 completions"));
+    QVERIFY(refused(R"({"id": 7, "rewards": [1, "high"]})", "reward 1 is \"high\""));
+    QVERIFY(refused(R"({"id": 7, "error": "ValueError: bad row"})", "ValueError: bad row"));
+    QVERIFY(refused("not json", "not a JSON object"));
+    QVERIFY(refused(R"({"id": 6, "rewards": [1, 2]})", "not 7"));
+  }
+
+  void server_reward_needs_an_endpoint() {
+    RewardConfig cfg;
+    cfg.server = 1.0;
+    cfg.server_address = "tcp://127.0.0.1:1";
+    QVERIFY_THROWS_EXCEPTION(ConfigError, [] {
+      RewardConfig bad;
+      bad.server = 1.0;  // no address
+      validate_reward_config(bad, "x");
+    }());
+    validate_reward_config(cfg, "x");  // an address is enough to validate
+    cfg.server_address = "localhost:5555";  // not a ZeroMQ endpoint
+    QVERIFY_THROWS_EXCEPTION(ConfigError, validate_reward_config(cfg, "x"));
+  }
+
+  void reward_config_errors_name_the_key() {
+    auto message = [](const std::function<void()>& f) -> std::string {
+      try {
+        f();
+      } catch (const ConfigError& e) {
+        return e.what();
+      }
+      return "";
+    };
+    Config c;
+    QVERIFY(message([&] { apply_override(c, "rewards.bogus=1"); }).find("'rewards.bogus'") != std::string::npos);
+    QVERIFY(message([&] { apply_override(c, "rewards.maths=1"); }).find("did you mean 'rewards.math'") != std::string::npos);
+    QVERIFY(message([&] { apply_override(c, "rewards.math=lots"); }).find("must be a number") != std::string::npos);
+    RewardConfig r;
+    r.regex = 1.0;
+    r.regex_patterns = {"ok", "(unclosed"};
+    QVERIFY(message([&] { validate_reward_config(r, "x"); }).find("rewards.regex_patterns[1]") != std::string::npos);
+    r = RewardConfig{};
+    r.math_order = {"boxed", "boxed"};
+    QVERIFY(message([&] { validate_reward_config(r, "x"); }).find("rewards.math_order") != std::string::npos);
+    r = RewardConfig{};
+    r.length = 1.0;
+    QVERIFY(message([&] { validate_reward_config(r, "x"); }).find("rewards.length_target") != std::string::npos);
+    r = RewardConfig{};
+    r.correct = "math";  // math is off
+    QVERIFY(message([&] { validate_reward_config(r, "x"); }).find("rewards.correct") != std::string::npos);
+    r = RewardConfig{};
+    r.accuracy = r.format = 0.0;
+    QVERIFY(message([&] { validate_reward_config(r, "x"); }).find("all zero") != std::string::npos);
   }
 };
 
