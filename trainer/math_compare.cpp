@@ -1,0 +1,701 @@
+// The math reward's answer comparison (see math_answer.h): normalization (Unicode folding, the LaTeX pass,
+// the end cleanup), the number parser behind parse_number, and answers_match's comparison by value or as
+// normalized text. Every scan is linear in its input: answers come from untrusted model output.
+#include "trainer/math_answer.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <initializer_list>
+#include <unordered_map>
+
+#include "trainer/math_text.h"
+
+namespace grpo {
+
+using math_detail::command_at;
+using math_detail::is_alpha;
+using math_detail::is_digit;
+using math_detail::is_space;
+using math_detail::kNpos;
+using math_detail::match_braces;
+using math_detail::starts_with;
+using math_detail::starts_with_ci;
+using math_detail::to_lower;
+using math_detail::trim;
+
+namespace {
+
+// \frac inside \frac inside … deeper than this is not a number.
+constexpr int kMaxFracDepth = 8;
+// The index of \sqrt[n]{x} is looked for this far.
+constexpr size_t kMaxSqrtIndex = 32;
+// Integers up to 2^53 are exact in a double.
+constexpr double kExactIntegerLimit = 9007199254740992.0;
+
+// ---- Normalization ----------------------------------------------------------------------------------
+
+// Unicode that models write in answers, folded to ASCII or LaTeX.
+struct Fold {
+  std::string_view from, to;
+};
+constexpr Fold kFolds[] = {
+    {"\xE2\x88\x92", "-"},         // U+2212 minus sign
+    {"\xEF\xBC\x8D", "-"},         // U+FF0D full-width hyphen-minus
+    {"\xEF\xBC\x8B", "+"},         // U+FF0B full-width plus
+    {"\xC2\xA0", " "},             // U+00A0 no-break space
+    {"\xE2\x80\x87", " "},         // U+2007 figure space
+    {"\xE2\x80\x88", " "},         // U+2008 punctuation space
+    {"\xE2\x80\x89", " "},         // U+2009 thin space
+    {"\xE2\x80\x8A", " "},         // U+200A hair space
+    {"\xE2\x80\xAF", " "},         // U+202F narrow no-break space
+    {"\xE3\x80\x80", " "},         // U+3000 ideographic space
+    {"\xE2\x80\x8B", ""},          // U+200B zero-width space
+    {"\xE2\x81\xA0", ""},          // U+2060 word joiner
+    {"\xEF\xBB\xBF", ""},          // U+FEFF byte-order mark
+    {"\xC3\x97", "\\times "},      // U+00D7 multiplication sign
+    {"\xC2\xB7", "\\cdot "},       // U+00B7 middle dot
+    {"\xE2\x8B\x85", "\\cdot "},   // U+22C5 dot operator
+    {"\xC3\xB7", "\\div "},        // U+00F7 division sign
+    {"\xC2\xB0", ""},              // U+00B0 degree sign
+    {"\xCF\x80", "\\pi "},         // U+03C0 pi
+    {"\xE2\x88\x9A", "\\sqrt"},    // U+221A square root
+    {"\xE2\x88\x9E", "\\infty "},  // U+221E infinity
+    {"\xE2\x81\x84", "/"},         // U+2044 fraction slash
+    {"\xC2\xBD", "\\frac{1}{2}"},  // U+00BD one half
+    {"\xC2\xBC", "\\frac{1}{4}"},  // U+00BC one quarter
+    {"\xC2\xBE", "\\frac{3}{4}"},  // U+00BE three quarters
+    {"\xEF\xBC\x85", "%"},         // U+FF05 full-width percent
+    {"\xEF\xBC\x8E", "."},         // U+FF0E full-width full stop
+    {"\xEF\xBC\x8C", ","},         // U+FF0C full-width comma
+    {"\xEF\xBC\x8F", "/"},         // U+FF0F full-width solidus
+    {"\xEF\xBC\x84", ""},          // U+FF04 full-width dollar
+    {"\xE2\x82\xAC", ""},          // U+20AC euro
+    {"\xC2\xA3", ""},              // U+00A3 pound
+    {"\xC2\xA5", ""},              // U+00A5 yen
+    {"\xE2\x82\xB9", ""},          // U+20B9 rupee
+    {"\xE2\x80\x9C", "\""},        // U+201C left double quotation mark
+    {"\xE2\x80\x9D", "\""},        // U+201D right double quotation mark
+    {"\xE2\x80\x98", "'"},         // U+2018 left single quotation mark
+    {"\xE2\x80\x99", "'"},         // U+2019 right single quotation mark
+};
+
+std::string fold_unicode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += s[i++];
+      continue;
+    }
+    if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBC) {
+      const auto d = static_cast<unsigned char>(s[i + 2]);
+      if (d >= 0x90 && d <= 0x99) {  // U+FF10..U+FF19 full-width digits
+        out += static_cast<char>('0' + (d - 0x90));
+        i += 3;
+        continue;
+      }
+    }
+    bool folded = false;
+    for (const Fold& f : kFolds) {
+      if (starts_with(s, i, f.from)) {
+        out += f.to;
+        i += f.from.size();
+        folded = true;
+        break;
+      }
+    }
+    if (!folded) out += s[i++];
+  }
+  return out;
+}
+
+bool is_one_of(std::string_view name, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Commands whose braced argument is kept and the command dropped: \text{5 cm} → "5 cm".
+bool is_wrapper(std::string_view name) {
+  return is_one_of(name,
+                   {"text",       "textbf",     "textit", "textrm", "textsf", "texttt", "textup",
+                    "textnormal", "emph",       "mathrm", "mathbf", "mathit", "mathsf", "mathtt",
+                    "mathnormal", "boldsymbol", "mbox",   "hbox",   "boxed",  "fbox",   "operatorname"});
+}
+
+// Commands dropped together with a following "." (\left. \right.) or nothing else.
+bool is_sizing(std::string_view name) {
+  return is_one_of(name, {"left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl",
+                          "Bigr", "biggl", "biggr", "Biggl", "Biggr"});
+}
+
+bool is_dropped(std::string_view name) {
+  return is_one_of(name, {"displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "degree",
+                          "dollar", "negthinspace", "negmedspace", "negthickspace"});
+}
+
+bool is_spacing(std::string_view name) {
+  return is_one_of(name, {"quad", "qquad", "enspace", "thinspace", "medspace", "thickspace", "space"});
+}
+
+// The LaTeX pass: one scan with a precomputed brace table. Wrapper commands lose their name and braces,
+// spacing and sizing commands go, \dfrac / \tfrac / \cfrac become \frac, and the arguments of \frac and
+// \sqrt get braces (\frac12 → \frac{1}{2}). $ delimiters and \$ go; \% becomes %; {,} becomes ",".
+std::string latex_pass(std::string_view s) {
+  const std::vector<size_t> match = match_braces(s);
+  std::vector<bool> drop_close(s.size(), false);
+  std::unordered_map<size_t, size_t> wrap;  // single-token argument at pos → its length, to be braced
+
+  // Marks the next `count` arguments from s[j] for bracing when they are single tokens.
+  auto brace_arguments = [&](size_t j, int count) {
+    for (int a = 0; a < count && j < s.size(); ++a) {
+      while (j < s.size() && s[j] == ' ') ++j;
+      if (j >= s.size()) return;
+      if (s[j] == '{') {
+        if (match[j] == kNpos) return;
+        j = match[j] + 1;
+        continue;
+      }
+      size_t len = 0;
+      if (s[j] == '\\' && j + 1 < s.size() && is_alpha(s[j + 1])) {
+        len = 1;
+        while (j + len < s.size() && is_alpha(s[j + len])) ++len;
+      } else if (is_digit(s[j]) || is_alpha(s[j])) {
+        len = 1;
+      } else {
+        return;  // "}", "$", an operator: not an argument we understand
+      }
+      wrap[j] = len;
+      j += len;
+    }
+  };
+
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (!wrap.empty()) {
+      auto it = wrap.find(i);
+      if (it != wrap.end()) {
+        out += '{';
+        out.append(s.substr(i, it->second));
+        out += '}';
+        i += it->second;
+        continue;
+      }
+    }
+    const char c = s[i];
+    if (c == '\\' && i + 1 < s.size() && is_alpha(s[i + 1])) {
+      size_t j = i + 1;
+      while (j < s.size() && is_alpha(s[j])) ++j;
+      const std::string_view name = s.substr(i + 1, j - i - 1);
+      if (is_wrapper(name)) {
+        size_t k = j;
+        while (k < s.size() && s[k] == ' ') ++k;
+        if (k < s.size() && s[k] == '{' && match[k] != kNpos) {
+          drop_close[match[k]] = true;
+          i = k + 1;
+        } else {
+          i = j;  // "\boxed 5": the command goes, its argument stays
+        }
+      } else if (is_sizing(name)) {
+        i = j;
+        while (i < s.size() && s[i] == ' ') ++i;
+        if (i < s.size() && s[i] == '.') ++i;
+      } else if (is_dropped(name)) {
+        i = j;
+      } else if (is_spacing(name)) {
+        out += ' ';
+        i = j;
+      } else if (name == "hspace" || name == "vspace") {
+        i = j;
+        if (i < s.size() && s[i] == '{' && match[i] != kNpos) i = match[i] + 1;
+      } else if (name == "frac" || name == "dfrac" || name == "tfrac" || name == "cfrac") {
+        out += "\\frac";
+        brace_arguments(j, 2);
+        i = j;
+      } else if (name == "sqrt") {
+        out += "\\sqrt";
+        size_t k = j;
+        while (k < s.size() && s[k] == ' ') ++k;
+        if (k < s.size() && s[k] == '[') {  // \sqrt[3]{x}: the index (a few bytes) is copied as is
+          const size_t close = s.substr(0, std::min(s.size(), k + kMaxSqrtIndex)).find(']', k);
+          if (close != kNpos) k = close + 1;
+        }
+        brace_arguments(k, 1);
+        i = j;
+      } else {
+        out.append(s.substr(i, j - i));
+        i = j;
+      }
+      continue;
+    }
+    if (c == '\\' && i + 1 < s.size()) {
+      const char d = s[i + 1];
+      if (d == ',' || d == ';' || d == ':' || d == '>' || d == ' ' || d == '\\') {
+        out += ' ';
+      } else if (d == '%') {
+        out += '%';
+      } else if (d == '!' || d == '$' || d == '(' || d == ')' || d == '[' || d == ']') {
+        // negative space, an escaped dollar, math delimiters: nothing
+      } else {
+        out += c;
+        out += d;  // \{ \} \# \& \_ …
+      }
+      i += 2;
+      continue;
+    }
+    if (c == '$' || c == '`' || (c == '}' && drop_close[i])) {
+      ++i;  // math delimiters, Markdown code, a dropped wrapper's closing brace
+    } else if (c == '~') {
+      out += ' ';
+      ++i;
+    } else if (c == '*' && i + 1 < s.size() && s[i + 1] == '*') {
+      i += 2;  // Markdown bold
+    } else if (c == '{' && (starts_with(s, i, "{,}") || starts_with(s, i, "{.}"))) {
+      out += s[i + 1];
+      i += 3;
+    } else if (c == '^' && (command_at(s, i + 1, "circ") || command_at(s, i + 1, "degree"))) {
+      i += s[i + 2] == 'c' ? 6 : 8;
+    } else if (c == '^' && (starts_with(s, i, "^{\\circ}") || starts_with(s, i, "^{\\degree}"))) {
+      i += s[i + 3] == 'c' ? 8 : 10;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
+// Whitespace runs → one space, trimmed.
+std::string collapse_spaces(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool pending = false;
+  for (char c : s) {
+    if (is_space(c)) {
+      pending = !out.empty();
+      continue;
+    }
+    if (pending) out += ' ';
+    pending = false;
+    out += c;
+  }
+  return out;
+}
+
+// "x = 5", "x_1 = 5", "\theta = 30" → the right-hand side (when it holds no other "=").
+std::string_view strip_variable(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && s[i] == '\\') {
+    ++i;
+    const size_t start = i;
+    while (i < s.size() && is_alpha(s[i])) ++i;
+    if (i == start) return s;
+  } else if (i < s.size() && is_alpha(s[i])) {
+    ++i;
+  } else {
+    return s;
+  }
+  if (i < s.size() && s[i] == '_') {
+    ++i;
+    if (i < s.size() && s[i] == '{') {
+      const size_t close = s.find('}', i);
+      if (close == kNpos || s.substr(i + 1, close - i - 1).find('{') != kNpos) return s;
+      i = close + 1;
+    } else if (i < s.size() && (is_alpha(s[i]) || is_digit(s[i]))) {
+      ++i;
+    } else {
+      return s;
+    }
+  }
+  while (i < s.size() && s[i] == ' ') ++i;
+  if (i >= s.size() || s[i] != '=') return s;
+  const std::string_view rest = trim(s.substr(i + 1));
+  if (rest.empty() || rest.find('=') != kNpos) return s;
+  return rest;
+}
+
+// One round of the end cleanup; returns whether anything changed.
+bool cleanup_once(std::string* s) {
+  std::string_view v = *s;
+  const size_t before = v.size();
+  v = trim(v);
+  while (!v.empty() &&
+         (v.back() == '.' || v.back() == ',' || v.back() == ';' || v.back() == ':' || v.back() == '!')) {
+    if (v.size() >= 2 && v[v.size() - 2] == '\\') break;  // "\," "\;" would be spacing, "\!" too
+    v.remove_suffix(1);
+    v = trim(v);
+  }
+  // Enclosing braces, any depth: "{{3}}" → "3".
+  if (!v.empty() && v.front() == '{') {
+    const std::vector<size_t> match = match_braces(v);
+    size_t l = 0, r = v.size() - 1;
+    while (l < r && v[l] == '{' && match[l] == r) {
+      ++l;
+      --r;
+    }
+    v = trim(v.substr(l, r + 1 - l));
+  }
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = trim(v.substr(1, v.size() - 2));
+  v = strip_variable(v);
+  if (v.size() == 3 && v[0] == '(' && is_alpha(v[1]) && v[2] == ')') v = v.substr(1, 1);  // "(B)" → "B"
+  if (v.size() == before) return false;
+  *s = std::string(v);
+  return true;
+}
+
+// Comparison key of a non-numeric answer: no whitespace, ASCII letters lowercased outside command names.
+std::string text_key(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool in_command = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (is_space(c)) {
+      in_command = false;
+      continue;
+    }
+    if (c == '\\') {
+      out += c;
+      if (i + 1 < s.size()) out += s[++i];
+      in_command = i < s.size() && is_alpha(s[i]);
+      continue;
+    }
+    if (in_command && is_alpha(c)) {
+      out += c;
+      continue;
+    }
+    in_command = false;
+    out += to_lower(c);
+  }
+  return out;
+}
+
+// ---- Numbers ----------------------------------------------------------------------------------------
+
+struct Value {
+  double v = 0.0;
+  bool percent = false;
+  std::string integer;  // canonical digits of a plain integer literal ("-1234"), empty otherwise
+};
+
+// Words after a number that change what it means, so it is not "a number with a unit".
+bool is_value_word(std::string_view lower_word) {
+  return is_one_of(lower_word, {"pi",      "sqrt",     "root",     "roots",     "squared", "cubed",
+                                "hundred", "hundreds", "thousand", "thousands", "million", "millions",
+                                "billion", "billions", "trillion", "trillions", "dozen",   "dozens",
+                                "and",     "or",       "plus",     "minus",     "times",   "over",
+                                "divided", "to",       "not",      "i",         "e"});
+}
+
+// One-letter units (case-sensitive); any other single letter after a number is a variable ("5x").
+bool is_single_letter_unit(char c) {
+  return std::string_view("mgshlLKCFNJWV").find(c) != kNpos;
+}
+
+class ValueParser {
+ public:
+  ValueParser(std::string_view s, int depth) : s_(s), depth_(depth) {}
+
+  // The whole string as one value: [sign] magnitude [%] [units].
+  std::optional<Value> parse_top() {
+    if (s_.size() >= 2 && s_.front() == '(' && s_.back() == ')' && depth_ < kMaxFracDepth) {
+      ValueParser inner(trim(s_.substr(1, s_.size() - 2)), depth_ + 1);
+      if (auto v = inner.parse_top()) return v;
+    }
+    auto v = signed_magnitude();
+    if (!v) return std::nullopt;
+    skip_spaces();
+    if (peek() == '%') {
+      v->percent = true;
+      ++pos_;
+    } else if (starts_with_ci(s_, pos_, "percent") && !is_alpha(at(pos_ + 7))) {
+      v->percent = true;
+      pos_ += 7;
+    }
+    units();
+    skip_spaces();
+    if (pos_ != s_.size()) return std::nullopt;
+    return v;
+  }
+
+  // The whole string as a bare value ([sign] magnitude): a \frac argument.
+  std::optional<Value> parse_inner() {
+    auto v = signed_magnitude();
+    skip_spaces();
+    if (!v || pos_ != s_.size()) return std::nullopt;
+    return v;
+  }
+
+ private:
+  char at(size_t i) const { return i < s_.size() ? s_[i] : '\0'; }
+  char peek() const { return at(pos_); }
+  void skip_spaces() {
+    while (pos_ < s_.size() && s_[pos_] == ' ') ++pos_;
+  }
+
+  std::optional<Value> signed_magnitude() {
+    skip_spaces();
+    bool negative = false;
+    if (peek() == '-' || peek() == '+') {
+      negative = peek() == '-';
+      ++pos_;
+      skip_spaces();
+    }
+    Value v;
+    if (command_at(s_, pos_, "frac")) {
+      auto f = frac();
+      if (!f) return std::nullopt;
+      v.v = *f;
+    } else {
+      std::string digits;
+      bool integer = false;
+      if (!decimal(&digits, &integer)) return std::nullopt;
+      auto d = to_double(digits);
+      if (!d) return std::nullopt;
+      v.v = *d;
+      if (integer) v.integer = canonical_integer(digits);
+      const size_t after = pos_;
+      skip_spaces();
+      if (peek() == '/') {  // a/b
+        ++pos_;
+        skip_spaces();
+        std::string den_digits;
+        bool den_integer = false;
+        if (!decimal(&den_digits, &den_integer)) return std::nullopt;
+        auto den = to_double(den_digits);
+        if (!den || *den == 0.0) return std::nullopt;
+        v.v /= *den;
+        v.integer.clear();
+      } else if (integer && command_at(s_, pos_, "frac")) {  // 2\frac{1}{2}: a mixed number
+        auto f = frac();
+        if (!f || *f < 0.0) return std::nullopt;
+        v.v += *f;
+        v.integer.clear();
+      } else if (command_at(s_, pos_, "times") || command_at(s_, pos_, "cdot")) {  // 1.5 \times 10^{3}
+        pos_ += s_[pos_ + 1] == 't' ? 6 : 5;
+        auto e = power_of_ten();
+        if (!e) return std::nullopt;
+        v.v *= std::pow(10.0, *e);
+        v.integer.clear();
+      } else {
+        pos_ = after;
+      }
+    }
+    if (!std::isfinite(v.v)) return std::nullopt;
+    if (negative) {
+      v.v = -v.v;
+      if (!v.integer.empty() && v.integer != "0") v.integer.insert(0, "-");
+    }
+    return v;
+  }
+
+  // Unsigned decimal with thousands separators (',' or ' ', one kind, groups of three) and an optional
+  // exponent; `digits` gets the plain ASCII form for from_chars.
+  bool decimal(std::string* digits, bool* integer) {
+    size_t j = pos_;
+    while (j < s_.size() && is_digit(s_[j])) ++j;
+    const size_t int_len = j - pos_;
+    digits->assign(s_.substr(pos_, int_len));
+    *integer = int_len > 0;
+    if (int_len >= 1 && int_len <= 3 && (at(j) == ',' || at(j) == ' ')) {
+      const char sep = at(j);
+      while (at(j) == sep && is_digit(at(j + 1)) && is_digit(at(j + 2)) && is_digit(at(j + 3)) &&
+             !is_digit(at(j + 4))) {
+        digits->append(s_.substr(j + 1, 3));
+        j += 4;
+      }
+    }
+    if (at(j) == '.' && is_digit(at(j + 1))) {
+      *integer = false;
+      *digits += '.';
+      ++j;
+      while (j < s_.size() && is_digit(s_[j])) *digits += s_[j++];
+    } else if (int_len == 0) {
+      return false;
+    }
+    if (at(j) == 'e' || at(j) == 'E') {
+      size_t k = j + 1;
+      if (at(k) == '-' || at(k) == '+') ++k;
+      if (is_digit(at(k))) {
+        *integer = false;
+        *digits += 'e';
+        digits->append(s_.substr(j + 1, k - j - 1));
+        while (k < s_.size() && is_digit(s_[k])) *digits += s_[k++];
+        j = k;
+      }
+    }
+    pos_ = j;
+    return true;
+  }
+
+  // "10^3", "10^{-3}" after \times or \cdot.
+  std::optional<double> power_of_ten() {
+    skip_spaces();
+    if (!starts_with(s_, pos_, "10")) return std::nullopt;
+    pos_ += 2;
+    skip_spaces();
+    if (peek() != '^') return std::nullopt;
+    ++pos_;
+    skip_spaces();
+    const bool braced = peek() == '{';
+    if (braced) ++pos_;
+    skip_spaces();
+    bool negative = false;
+    if (peek() == '-' || peek() == '+') negative = s_[pos_++] == '-';
+    const size_t start = pos_;
+    while (pos_ < s_.size() && is_digit(s_[pos_]) && pos_ - start < 4) ++pos_;
+    if (pos_ == start) return std::nullopt;
+    double e = 0;
+    for (size_t k = start; k < pos_; ++k) e = e * 10 + (s_[k] - '0');
+    skip_spaces();
+    if (braced) {
+      if (peek() != '}') return std::nullopt;
+      ++pos_;
+    }
+    return negative ? -e : e;
+  }
+
+  // \frac{a}{b} with numeric a and b (after normalization the arguments are braced).
+  std::optional<double> frac() {
+    if (depth_ >= kMaxFracDepth) return std::nullopt;
+    pos_ += 5;
+    double parts[2];
+    for (double& part : parts) {
+      skip_spaces();
+      if (peek() != '{') return std::nullopt;
+      const size_t close = matching_close(pos_);
+      if (close == kNpos) return std::nullopt;
+      ValueParser inner(trim(s_.substr(pos_ + 1, close - pos_ - 1)), depth_ + 1);
+      auto v = inner.parse_inner();
+      if (!v) return std::nullopt;
+      part = v->v;
+      pos_ = close + 1;
+    }
+    if (parts[1] == 0.0) return std::nullopt;
+    return parts[0] / parts[1];
+  }
+
+  size_t matching_close(size_t open) const {
+    int depth = 0;
+    for (size_t i = open; i < s_.size(); ++i) {
+      if (s_[i] == '\\') {
+        ++i;
+      } else if (s_[i] == '{') {
+        ++depth;
+      } else if (s_[i] == '}' && --depth == 0) {
+        return i;
+      }
+    }
+    return kNpos;
+  }
+
+  // Up to three unit words after the number: "cm", "m/s^2", "square feet", "dollars". Consumes them only
+  // when the rest of the string is units.
+  void units() {
+    const size_t save = pos_;
+    int words = 0;
+    while (words < 3) {
+      const size_t word_start = pos_;
+      skip_spaces();
+      if (words > 0 && pos_ == word_start) break;
+      if (!unit_word()) {
+        pos_ = word_start;
+        break;
+      }
+      ++words;
+    }
+    skip_spaces();
+    if (pos_ != s_.size()) pos_ = save;
+  }
+
+  bool unit_word() {
+    for (bool first = true;; first = false) {
+      if (!first) {
+        if (peek() != '/') return true;
+        ++pos_;
+      }
+      const size_t start = pos_;
+      while (pos_ < s_.size() && is_alpha(s_[pos_])) ++pos_;
+      const size_t len = pos_ - start;
+      if (len == 0) return false;
+      if (len == 1 && !is_single_letter_unit(s_[start])) return false;
+      std::string lower;
+      for (size_t k = start; k < pos_; ++k) lower += to_lower(s_[k]);
+      if (len > 1 && is_value_word(lower)) return false;
+      if (peek() == '^') {  // m^2, cm^{3}
+        if (is_digit(at(pos_ + 1))) {
+          pos_ += 2;
+        } else if (at(pos_ + 1) == '{' && is_digit(at(pos_ + 2)) && at(pos_ + 3) == '}') {
+          pos_ += 4;
+        } else {
+          return false;
+        }
+      }
+    }
+  }
+
+  static std::optional<double> to_double(const std::string& digits) {
+    double v = 0.0;
+    const char* end = digits.data() + digits.size();
+    const auto [ptr, ec] = std::from_chars(digits.data(), end, v);
+    if (ec != std::errc() || ptr != end || !std::isfinite(v)) return std::nullopt;
+    return v;
+  }
+
+  static std::string canonical_integer(const std::string& digits) {
+    const size_t nz = digits.find_first_not_of('0');
+    return nz == std::string::npos ? "0" : digits.substr(nz);
+  }
+
+  std::string_view s_;
+  int depth_;
+  size_t pos_ = 0;
+};
+
+std::optional<Value> parse_value(std::string_view normalized) {
+  if (normalized.empty()) return std::nullopt;
+  return ValueParser(normalized, 0).parse_top();
+}
+
+bool same_number(double a, const std::string& a_int, double b, const std::string& b_int, double rel_tol) {
+  if (!a_int.empty() && !b_int.empty()) return a_int == b_int;  // exact, any length
+  if (std::floor(a) == a && std::floor(b) == b && std::abs(a) < kExactIntegerLimit &&
+      std::abs(b) < kExactIntegerLimit)
+    return a == b;  // 1000001 is not 1e6, however small the tolerance is relative to them
+  return std::abs(a - b) <= std::max(rel_tol, 0.0) * std::max(std::abs(a), std::abs(b));
+}
+
+bool values_match(const Value& a, const Value& b, double rel_tol) {
+  if (same_number(a.v, a.integer, b.v, b.integer, rel_tol)) return true;
+  const std::string not_integer;
+  if (a.percent && !b.percent && same_number(a.v / 100.0, not_integer, b.v, b.integer, rel_tol)) return true;
+  if (b.percent && !a.percent && same_number(a.v, a.integer, b.v / 100.0, not_integer, rel_tol)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string normalize_answer(std::string_view answer) {
+  std::string s = collapse_spaces(latex_pass(fold_unicode(answer)));
+  // Peeling can uncover more to remove ("{x = {5}}."); each round shortens the string, a few suffice.
+  for (int round = 0; round < 4 && cleanup_once(&s); ++round) {
+  }
+  return s;
+}
+
+std::optional<double> parse_number(std::string_view answer) {
+  auto v = parse_value(normalize_answer(answer));
+  if (!v) return std::nullopt;
+  return v->v;
+}
+
+bool answers_match(std::string_view answer, std::string_view reference, double rel_tol) {
+  const std::string a = normalize_answer(answer), r = normalize_answer(reference);
+  if (a.empty() || r.empty()) return false;
+  const auto av = parse_value(a), rv = parse_value(r);
+  if (av && rv) return values_match(*av, *rv, rel_tol);
+  return text_key(a) == text_key(r);
+}
+
+}  // namespace grpo
