@@ -26,7 +26,8 @@ Config config_of(const std::string& file, const std::vector<std::string>& overri
   Config cfg = file.empty() ? Config{} : load_config_file(file);
   for (const auto& o : overrides) apply_override(cfg, o);
   validate_config(cfg);
-  if (cfg.rewards.markers.empty()) cfg.rewards.markers = cfg.data.train.empty() && cfg.data.eval.empty() ? task_markers() : r1_markers();
+  // Rows of a dataset: DeepSeek-R1's reflective words, as a dataset run uses them (docs/datasets.md).
+  if (cfg.rewards.markers.empty()) cfg.rewards.markers = r1_markers();
   return cfg;
 }
 
@@ -51,7 +52,7 @@ int cmd_make_data(const MakeDataArgs& a) {
   try {
     problems = make_word_problems(opt);
     (void)word_problem_row(problems.front(), a.style);  // an unknown --style fails before anything is written
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::exception& e) {  // bad options, or too few distinct questions for them
     throw ConfigError(std::string("make-data: ") + e.what());
   }
   std::error_code ec;
@@ -61,7 +62,9 @@ int cmd_make_data(const MakeDataArgs& a) {
   write_rows(fs::path(a.out) / "train.jsonl", problems, 0, train, a.style);
   if (a.eval > 0) write_rows(fs::path(a.out) / "eval.jsonl", problems, train, problems.size(), a.style);
   std::cout << "wrote " << a.train << " training rows to " << (fs::path(a.out) / "train.jsonl").string();
-  if (a.eval > 0) std::cout << " and " << a.eval << " evaluation rows to " << (fs::path(a.out) / "eval.jsonl").string();
+  if (a.eval > 0)
+    std::cout << " and " << a.eval << (a.eval == 1 ? " evaluation row to " : " evaluation rows to ")
+              << (fs::path(a.out) / "eval.jsonl").string();
   std::cout << " (" << a.style << " shape, " << a.min_steps << "-" << a.max_steps << " steps, seed " << a.seed << ")\n";
   return 0;
 }
@@ -115,20 +118,23 @@ int cmd_score(const ScoreArgs& a) {
   std::cout << std::left << std::setw(6) << "line";
   for (const auto& n : names) std::cout << std::right << std::setw(10) << n;
   std::cout << std::setw(10) << "total" << "\n" << std::fixed << std::setprecision(3);
-  std::vector<double> sums(names.size(), 0.0);
+  std::vector<double> sums(names.size(), 0.0), counts(names.size(), 0.0);  // a null is left out of its mean
   double total = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
     std::cout << std::left << std::setw(6) << rows[i].line << std::right;
     for (size_t k = 0; k < names.size(); ++k) {
       const double v = scores[i].parts.at(names[k]);
-      if (std::isfinite(v)) std::cout << std::setw(10) << v, sums[k] += v;
+      if (std::isfinite(v)) std::cout << std::setw(10) << v, sums[k] += v, counts[k] += 1;
       else std::cout << std::setw(10) << "-";
     }
     std::cout << std::setw(10) << scores[i].total << "\n";
     total += scores[i].total;
   }
   std::cout << std::left << std::setw(6) << "mean" << std::right;
-  for (double s : sums) std::cout << std::setw(10) << s / static_cast<double>(rows.size());
+  for (size_t k = 0; k < sums.size(); ++k) {
+    if (counts[k] > 0) std::cout << std::setw(10) << sums[k] / counts[k];
+    else std::cout << std::setw(10) << "-";
+  }
   std::cout << std::setw(10) << total / static_cast<double>(rows.size()) << "\n";
   return 0;
 }

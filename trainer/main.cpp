@@ -347,8 +347,8 @@ int main(int argc, char** argv) {
   pre_cmd->add_option("--set", pre.overrides, "Override a config key")->type_name("KEY=VALUE");
 
   EvalArgs ev;
-  auto* eval_cmd = app.add_subcommand("eval", "Evaluate a checkpoint on the task's held-out problems");
-  eval_cmd->add_option("--checkpoint", ev.checkpoint, "Checkpoint file (a base model or a run's step_N.pt), or builtin:demo-base")
+  auto* eval_cmd = app.add_subcommand("eval", "Evaluate a model on the built-in task's held-out problems, or on a dataset (--data)");
+  eval_cmd->add_option("--checkpoint", ev.checkpoint, "Checkpoint file (a base model or a run's step_N.pt), a Hugging Face model folder, or builtin:demo-base")
       ->required();
   eval_cmd->add_option("--n", ev.n, "Held-out problems")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
   eval_cmd->add_option("--samples", ev.samples, "Sampled completions per problem")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1000}));

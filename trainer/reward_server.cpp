@@ -104,7 +104,7 @@ std::vector<double> RewardServerClient::score(const std::vector<ScoreInput>& bat
     socket_->req.reset();  // Lazy Pirate: drop the socket, its queued request with it, and try again
     const std::string reason = "reward server " + address_ + " not answering";
     if (!on_wait)
-      throw RewardServerError(reason + " (no reply within rewards.server_timeout = " + std::to_string(timeout_) + " s)");
+      throw RewardServerError(reason + " (no reply within rewards.server_timeout = " + nlohmann::json(timeout_).dump() + " s)");
     waiting = true;
     if (!on_wait(true, reason)) throw RewardWaitAborted(reason + "; the step was abandoned");
   }

@@ -146,6 +146,12 @@ void Trainer::Impl::check_context() const {
                       std::to_string(prompts->longest_prompt()) + " tokens) + " +
                       std::to_string(cfg.sampling.max_new_tokens) + " new tokens exceed the model's context of " +
                       std::to_string(model->spec().context));
+  // Evaluation shortens its completions to fit (the shortest room of its rows), but each row needs some.
+  for (const auto& row : eval_rows)
+    if (static_cast<int64_t>(row.ids.size()) >= model->spec().context)
+      throw ConfigError("data.eval '" + cfg.data.eval + "' line " + std::to_string(row.line) + ": the prompt's " +
+                        std::to_string(row.ids.size()) + " tokens fill the model's context of " +
+                        std::to_string(model->spec().context) + " (no room for a completion)");
 }
 
 // Every record goes to the store first (the truth), then to subscribers with the seq the store gave it.

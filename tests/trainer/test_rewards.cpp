@@ -7,7 +7,12 @@
 #include "trainer/reward_server.h"
 #include "trainer/rewards.h"
 
+#include <zmq.hpp>
+
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 using namespace grpo;
 
@@ -186,6 +191,72 @@ class TestRewards : public QObject {
     QVERIFY(refused(R"({"id": 7, "error": "ValueError: bad row"})", "ValueError: bad row"));
     QVERIFY(refused("not json", "not a JSON object"));
     QVERIFY(refused(R"({"id": 6, "rewards": [1, 2]})", "not 7"));
+  }
+
+  // A REP server in this process that answers its first request too late (the client has given up on it
+  // and resent the request on a fresh socket, Lazy Pirate), then the resend at once.
+  void server_nulls_are_left_out_and_a_silent_server_is_waited_for() {
+    zmq::context_t ctx(1);
+    zmq::socket_t rep(ctx, zmq::socket_type::rep);
+    rep.bind("tcp://127.0.0.1:*");
+    const std::string address = rep.get(zmq::sockopt::last_endpoint);
+    std::atomic<bool> done{false};
+    std::thread server([&] {
+      for (int served = 0; !done;) {
+        zmq::pollitem_t item{static_cast<void*>(rep), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::chrono::milliseconds(50));
+        if (!(item.revents & ZMQ_POLLIN)) continue;
+        zmq::message_t m;
+        (void)rep.recv(m);
+        const auto req = nlohmann::json::parse(m.to_string());
+        if (served++ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(450));  // past the timeout
+        const nlohmann::json reply = {{"id", req["id"]}, {"rewards", {0.5, nullptr}}};
+        rep.send(zmq::buffer(reply.dump()));
+      }
+    });
+    RewardConfig cfg;
+    cfg.accuracy = 1.0;
+    cfg.format = 0.0;
+    cfg.server = 2.0;
+    cfg.server_address = address;
+    cfg.server_timeout = 0.3;
+    RewardSet set(cfg);
+    ScoreInput a, b;
+    a.completion = "<answer>1</answer>", a.reference = "1";
+    b.completion = "<answer>2</answer>", b.reference = "1";
+    std::vector<bool> waits;
+    std::string reason;
+    const auto r = set.score(cfg, {a, b}, 100, [&](bool waiting, const std::string& why) {
+      waits.push_back(waiting);
+      if (waiting) reason = why;
+      return true;
+    });
+    done = true;
+    server.join();
+    QVERIFY(waits.size() >= 2 && waits.front() && !waits.back());  // waited (once, or more on a slow machine), then answered
+    QVERIFY(std::all_of(waits.begin(), waits.end() - 1, [](bool w) { return w; }));
+    QCOMPARE(QString::fromStdString(reason), QString::fromStdString("reward server " + address + " not answering"));
+    QCOMPARE(r[0].parts.at("server"), 0.5);
+    QCOMPARE(r[0].total, 1.0 + 2.0 * 0.5);
+    QVERIFY(std::isnan(r[1].parts.at("server")));  // null: not applicable
+    QCOMPARE(r[1].total, 0.0);                       // left out of the sum, not scored as 0 · 2 by accident
+  }
+
+  void a_stop_while_waiting_abandons_the_wait() {
+    zmq::context_t ctx(1);
+    zmq::socket_t rep(ctx, zmq::socket_type::rep);  // bound, never answers
+    rep.bind("tcp://127.0.0.1:*");
+    RewardConfig cfg;
+    cfg.server = 1.0;
+    cfg.server_address = rep.get(zmq::sockopt::last_endpoint);
+    cfg.server_timeout = 0.2;
+    RewardSet set(cfg);
+    ScoreInput a;
+    a.completion = "x";
+    int calls = 0;
+    QVERIFY_THROWS_EXCEPTION(RewardWaitAborted, set.score(cfg, {a}, 100, [&](bool, const std::string&) { return ++calls < 3; }));
+    QCOMPARE(calls, 3);
+    QVERIFY_THROWS_EXCEPTION(RewardServerError, set.score(cfg, {a}, 100));  // no one to wait: an error at once
   }
 
   void server_reward_needs_an_endpoint() {
