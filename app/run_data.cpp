@@ -21,6 +21,11 @@ ui::SampleView RunData::to_view(const ipc::SampleRecord& s) {
   v.reward = s.reward;
   v.advantage = s.advantage;
   for (const auto& [k, x] : s.rewards) v.rewards[QString::fromStdString(k)] = x;
+  if (s.columns.is_object()) {
+    json rest = s.columns;
+    rest.erase("prompt");  // shown above
+    v.columns = QString::fromStdString(rest.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
   v.length = static_cast<int>(s.length);
   v.correct = s.correct;
   v.verified = s.verified;

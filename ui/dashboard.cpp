@@ -11,19 +11,27 @@
 #include <QSlider>
 #include <QVBoxLayout>
 
+#include <iterator>
+
 #include "ui/chart_widget.h"
 
 namespace grpo::ui {
 
 QVector<ChartSpec> default_charts() {
   return {
-      {"Reward", {"reward", "reward/accuracy/mean", "reward/format/mean"}, false, "reward_std",
-       {"reward (± std)", "accuracy reward", "format reward"}},
-      {"Accuracy", {"accuracy", "eval/greedy_accuracy", "eval/sampled_accuracy"}, true, {},
-       {"training samples", "held-out, greedy", "held-out, sampled"}},
+      // Every reward function a run has on (docs/rewards.md); a run draws the ones it logs.
+      {"Reward",
+       {"reward", "reward/accuracy/mean", "reward/format/mean", "reward/math/mean", "reward/overlong/mean",
+        "reward/length/mean", "reward/regex/mean", "reward/exact/mean", "reward/server/mean"},
+       false, "reward_std",
+       {"reward (± std)", "accuracy reward", "format reward", "math reward", "overlong penalty", "length reward",
+        "regex reward", "exact-match reward", "server reward"}},
+      {"Accuracy", {"accuracy", "eval/greedy_accuracy", "eval/sampled_accuracy", "eval/pass@k"}, true, {},
+       {"training samples", "held-out, greedy", "held-out, sampled", "held-out, pass@k"}},
       {"Self-verification rate",
-       {"self_verification/rate", "self_verification/rate_correct", "self_verification/rate_wrong", "eval/check_rate"},
-       true, {}, {"all samples", "correct answers", "wrong answers", "held-out"}},
+       {"self_verification/rate", "self_verification/rate_correct", "self_verification/rate_wrong", "eval/check_rate",
+        "eval/self_verification_rate"},
+       true, {}, {"all samples", "correct answers", "wrong answers", "held-out", "held-out (dataset)"}},
       {"Completion length (tokens)", {"completions/mean_length", "completions/min_length", "completions/max_length"},
        false, {}, {"mean", "min", "max"}},
       {"Cut at length / zero-spread groups", {"completions/clipped_ratio", "frac_reward_zero_std"}, true, {},
@@ -40,7 +48,9 @@ QVector<ChartSpec> default_charts() {
 }
 
 namespace {
-const QColor kMetricColors[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(148, 103, 189)};
+const QColor kMetricColors[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),  QColor(148, 103, 189),
+                                QColor(214, 39, 40),  QColor(140, 86, 75),  QColor(227, 119, 194), QColor(127, 127, 127),
+                                QColor(188, 189, 34)};
 const Qt::PenStyle kStyles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine};
 }  // namespace
 
@@ -125,7 +135,7 @@ QVector<double> Dashboard::x_of(const Run& r, const QVector<int>& steps) const {
 
 QColor Dashboard::line_color(const Run& r, int metric_index) const {
   // One run: a colour per metric. Several runs: the run's colour, a dash style per metric.
-  return runs_.size() <= 1 ? kMetricColors[metric_index % 4] : r.color;
+  return runs_.size() <= 1 ? kMetricColors[metric_index % std::size(kMetricColors)] : r.color;
 }
 
 void Dashboard::draw_metric(const QString& run, const QString& metric) {

@@ -44,6 +44,25 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   auto* model_row = new QHBoxLayout;
   model_row->addWidget(model_path_, 1);
   model_row->addWidget(browse_model);
+  // A dataset row: a path field and a JSONL file picker.
+  auto data_row = [this](QLineEdit*& edit, const QString& object_name, const QString& caption) {
+    edit = new QLineEdit;
+    edit->setObjectName(object_name);
+    edit->setPlaceholderText(tr("the config's (the built-in task when none)"));
+    edit->setToolTip(tr("JSONL rows in TRL's or veRL's shape, optionally .gz (docs/datasets.md)"));
+    auto* pick = new QPushButton(tr("File…"));
+    auto* row = new QHBoxLayout;
+    row->addWidget(edit, 1);
+    row->addWidget(pick);
+    QLineEdit* target = edit;
+    connect(pick, &QPushButton::clicked, this, [this, target, caption] {
+      const QString f = QFileDialog::getOpenFileName(this, caption, {}, tr("JSON Lines (*.jsonl *.jsonl.gz *.json)"));
+      if (!f.isEmpty()) target->setText(f);
+    });
+    return row;
+  };
+  auto* train_row = data_row(data_train_, "data_train", tr("Training prompts"));
+  auto* eval_row = data_row(data_eval_, "data_eval", tr("Evaluation prompts"));
   init_ = new QLineEdit;
   init_->setPlaceholderText(tr("the config's (builtin:demo-base for the demo)"));
   steps_ = new QSpinBox;
@@ -81,6 +100,8 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   form->addRow(tr("Runs folder"), runs_dir_);
   form->addRow(tr("Model folder (model.path)"), model_row);
   form->addRow(tr("Start from (model.init)"), init_);
+  form->addRow(tr("Training data (data.train)"), train_row);
+  form->addRow(tr("Evaluation data (data.eval)"), eval_row);
   form->addRow(tr("Steps (max_steps)"), steps_);
   form->addRow(tr("Learning rate (optim.lr)"), lr_);
   form->addRow(tr("KL coefficient β (grpo.beta)"), beta_);
@@ -118,6 +139,8 @@ LaunchSpec LaunchDialog::spec() const {
                  QString("sampling.temperature=%1").arg(temperature_->value())};
   if (!model_path_->text().trimmed().isEmpty()) s.overrides << "model.path=" + model_path_->text().trimmed();
   if (!init_->text().trimmed().isEmpty()) s.overrides << "model.init=" + init_->text().trimmed();
+  if (!data_train_->text().trimmed().isEmpty()) s.overrides << "data.train=" + data_train_->text().trimmed();
+  if (!data_eval_->text().trimmed().isEmpty()) s.overrides << "data.eval=" + data_eval_->text().trimmed();
   s.processes = processes_->value();
   return s;
 }

@@ -28,7 +28,7 @@ class LaunchDialog : public QDialog {
 
  private:
   QComboBox* preset_;
-  QLineEdit *name_, *runs_dir_, *model_path_, *init_;
+  QLineEdit *name_, *runs_dir_, *model_path_, *init_, *data_train_, *data_eval_;
   QSpinBox *steps_, *group_, *prompts_, *processes_;
   QDoubleSpinBox *lr_, *beta_, *temperature_;
 };

@@ -1,6 +1,8 @@
 // Sample table model and filter (see sample_model.h).
 #include "ui/sample_model.h"
 
+#include <cmath>
+
 #include <QBrush>
 #include <QColor>
 
@@ -42,7 +44,8 @@ QVariant SampleTableModel::data(const QModelIndex& index, int role) const {
       case kCompletion: return s.completion;
       default: {
         const QString name = reward_names_.value(c - kFixedColumns);
-        const double v = s.rewards.value(name, 0.0);
+        const double v = s.rewards.value(name, std::nan(""));
+        if (!std::isfinite(v)) return sort ? QVariant(-1e300) : QVariant(QString("n/a"));  // not applicable to this row
         return sort ? QVariant(v) : QVariant(QString::number(v, 'f', 3));
       }
     }

@@ -15,7 +15,8 @@ struct SampleView {
   int group = 0, index = 0;
   QString prompt, completion, answer;
   double reward = 0, advantage = 0;
-  QMap<QString, double> rewards;  // each reward function's value
+  QMap<QString, double> rewards;  // each reward function's value (NaN: not applicable to this row)
+  QString columns;                // the dataset row's other columns as compact JSON ("" for the built-in tasks)
   int length = 0;
   bool correct = false, verified = false, truncated = false;
   QVector<int> offsets;                                // byte offset of each token in `completion`

@@ -255,7 +255,11 @@ void TraceInspector::show_detail() {
   const SampleView& s = model_->sample(filter_->mapToSource(current).row());
   QString rewards;
   for (auto it = s.rewards.begin(); it != s.rewards.end(); ++it)
-    rewards += QString("%1 %2 · ").arg(it.key()).arg(it.value(), 0, 'f', 2);
+    rewards += std::isfinite(it.value()) ? QString("%1 %2 · ").arg(it.key()).arg(it.value(), 0, 'f', 2)
+                                         : QString("%1 n/a · ").arg(it.key());
+  const QString columns = s.columns.isEmpty() ? QString()
+                          : QString("<p style='color:gray'>%1</p>").arg(
+                                (s.columns.size() > 600 ? s.columns.left(600) + "…" : s.columns).toHtmlEscaped());
   detail_->setHtml(QString("<p><b>%1</b> → <b>%2</b> &nbsp; reward %3 (%4advantage %5) · %6 tokens%7</p>")
                        .arg(s.prompt.toHtmlEscaped(), s.answer.toHtmlEscaped())
                        .arg(s.reward, 0, 'f', 3)
@@ -263,7 +267,7 @@ void TraceInspector::show_detail() {
                        .arg(s.advantage, 0, 'f', 3)
                        .arg(s.length)
                        .arg(s.truncated ? tr(" · cut at the length limit") : QString()) +
-                   render(s, static_cast<HeatMap>(heat_->currentIndex()), markers_));
+                   columns + render(s, static_cast<HeatMap>(heat_->currentIndex()), markers_));
   // The whole group, side by side with its advantages.
   int row = 0;
   for (const auto& o : model_->samples()) {

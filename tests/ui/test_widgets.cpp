@@ -3,6 +3,8 @@
 // hyperparameter diff, and the chart's hover read-out and export.
 #include <QAbstractItemModelTester>
 #include <QtTest>
+
+#include <cmath>
 #include <QLineEdit>
 #include <qcustomplot.h>
 
@@ -114,6 +116,15 @@ class TestWidgets : public QObject {
     QVERIFY(folder);
     folder->setText(" /models/Qwen3-0.6B ");
     QVERIFY(with_folder.spec().overrides.contains("model.path=/models/Qwen3-0.6B"));
+    QVERIFY(!d.overrides.join(' ').contains("data."));  // no dataset: the config's (the built-in task)
+    auto* train = with_folder.findChild<QLineEdit*>("data_train");
+    auto* eval = with_folder.findChild<QLineEdit*>("data_eval");
+    QVERIFY(train && eval);
+    train->setText("data/word-problems/train.jsonl");
+    eval->setText(" data/word-problems/eval.jsonl");
+    const QStringList o = with_folder.spec().overrides;
+    QVERIFY(o.contains("data.train=data/word-problems/train.jsonl"));
+    QVERIFY(o.contains("data.eval=data/word-problems/eval.jsonl"));
   }
 
   void sample_model_passes_the_model_tester() {
@@ -177,6 +188,21 @@ class TestWidgets : public QObject {
     QCOMPARE(inspector.visible_rows(), 4);
     inspector.select_row(1);
     QVERIFY(inspector.detail_html().contains("check"));
+  }
+
+  void inspector_shows_a_dataset_rows_columns_and_na_rewards() {
+    auto rows = samples();
+    for (auto& s : rows) {
+      s.columns = R"({"answer":"72","data_source":"openai/gsm8k","level":3})";
+      s.rewards["server"] = std::nan("");  // the reward server said null for these rows
+    }
+    TraceInspector inspector;
+    inspector.set_available_steps({3});
+    inspector.set_samples(3, rows);
+    inspector.select_row(0);
+    const QString html = inspector.detail_html();
+    QVERIFY2(html.contains("openai/gsm8k") && html.contains("level"), qPrintable(html));
+    QVERIFY2(html.contains("server n/a"), qPrintable(html));
   }
 
   void control_panel_validates_before_sending() {
