@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "ipc/run_store.h"
 #include "tests/integration/process_run.h"
@@ -169,6 +170,35 @@ class TestHfRuns : public QObject {
     qInfo("checked %d token offsets, %d multi-byte UTF-8 bytes among them", checked, multibyte);
     QVERIFY(checked > 100);
     QVERIFY(multibyte > 0);
+  }
+
+  void qwen3_folder_trains_on_messages_and_verl_rows() {
+    const QString model = d() + "/qwen3-tiny";
+    QVERIFY2(QFileInfo::exists(model + "/config.json"), "made by qwen3_layout_with_the_real_tokenizer_trains");
+    // TRL's messages prompts and a veRL row, rendered with the folder's own (real Qwen3) chat template.
+    std::ofstream(d().toStdString() + "/chat.jsonl")
+        << R"({"prompt": [{"role": "user", "content": "What is 2+2?"}], "answer": "4"})" "\n"
+        << R"({"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Half of 9?"}], "answer": "4.5"})" "\n"
+        << R"({"data_source": "openai/gsm8k", "prompt": [{"role": "user", "content": "3 times 7?"}], "ability": "math", "reward_model": {"style": "rule", "ground_truth": "21"}, "extra_info": {"index": 3}})" "\n";
+    auto r = train({"run", "--runs-dir", d() + "/runs", "--name", "qwen3-chat", "--no-serve", "--quiet", "--set",
+                    "model.path=" + model, "--set", "data.train=" + d() + "/chat.jsonl", "--set", "max_steps=2", "--set",
+                    "eval_every=0", "--set", "grpo.prompts_per_step=3", "--set", "grpo.group_size=2", "--set",
+                    "grpo.minibatches=1", "--set", "sample_prompts=3", "--set", "sampling.max_new_tokens=16", "--set",
+                    "rewards.math=1", "--set", "rewards.accuracy=0"},
+                   d());
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    auto store = grpo::ipc::RunStore::open_for_reading((d() + "/runs/qwen3-chat/run.sqlite").toStdString());
+    QVERIFY(store.metrics_at(2).count("reward/math/mean") == 1);
+    std::map<std::string, std::string> prompt_of;  // reference answer -> the prompt the model continued
+    for (const auto& s : store.samples_at(1)) prompt_of[s.answer] = s.prompt;
+    QCOMPARE(prompt_of.size(), size_t{3});
+    // Qwen3's template, worked by hand: ChatML turns, then the generation prompt.
+    QCOMPARE(prompt_of["4"], std::string("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"));
+    QCOMPARE(prompt_of["4.5"], std::string("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHalf of 9?<|im_end|>\n"
+                                           "<|im_start|>assistant\n"));
+    QCOMPARE(prompt_of["21"], std::string("<|im_start|>user\n3 times 7?<|im_end|>\n<|im_start|>assistant\n"));
+    for (const auto& s : store.samples_at(1))
+      if (s.answer == "21") QCOMPARE(s.columns["extra_info"]["index"].get<int>(), 3);
   }
 
   void tokenize_needs_only_the_tokenizer_files() {
