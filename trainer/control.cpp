@@ -67,6 +67,11 @@ void RunControl::add_info(const json& fields) {
   for (const auto& [k, v] : fields.items()) info_[k] = v;
 }
 
+void RunControl::set_run_check(std::function<void(const Config&)> check) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  run_check_ = std::move(check);
+}
+
 bool RunControl::stop_requested() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (external_stop_ && external_stop_->load()) stop_ = true;
@@ -145,6 +150,7 @@ json RunControl::handle(const std::string& cmd, const json& args) {
         changed[key] = {{"from", before}, {"to", value_of(candidate, key)}};
       }
       validate_config(candidate);
+      if (run_check_) run_check_(candidate);
     } catch (const ConfigError& e) {
       throw ipc::CommandError(proto::kErrInvalidArgs, e.what());
     }

@@ -44,6 +44,10 @@ class RunControl : public ipc::CommandHandler {
   void request_stop();                    // Ctrl-C / SIGTERM
   bool stop_requested();                  // a stop was asked for (by a client or a signal)
   void add_info(const nlohmann::json& fields);  // extra fields for hello (e.g. the bound endpoints)
+  // A check of a `set` candidate beyond the schema's, that needs the run (its prompts' lengths against the
+  // model's context); it throws ConfigError to refuse. Called on the endpoint thread: it must only read
+  // what does not change while the run trains.
+  void set_run_check(std::function<void(const Config&)> check);
   std::string state();
 
  private:
@@ -55,6 +59,7 @@ class RunControl : public ipc::CommandHandler {
   nlohmann::json pending_;        // key -> {"from", "to"} waiting for the next boundary
   std::string run_id_;
   nlohmann::json info_;           // extra fields for hello (endpoints, pid, ...)
+  std::function<void(const Config&)> run_check_;
   const std::atomic<bool>* external_stop_ = nullptr;
   std::string state_ = "starting";
   int64_t completed_ = 0;

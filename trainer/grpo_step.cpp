@@ -167,7 +167,9 @@ RolloutResult Trainer::Impl::sample_groups(const SamplingOptions& so) {
                           model->spec().vocab_size);
     }
     for (int64_t n : r.lengths) out.generated += n;
+    const auto t_rewards = Clock::now();
     const std::vector<RewardBreakdown> batch_scores = score_rows(batch_prompts, r, so.max_new_tokens);
+    out.reward_seconds += seconds_since(t_rewards);
     out.sampled_groups += quota;
     // Keep the groups whose rewards differ (all of them without dynamic sampling).
     std::vector<int64_t> keep_rows;
@@ -345,7 +347,8 @@ std::map<std::string, double> Trainer::Impl::reduce_metrics(const RolloutResult&
       {"step", static_cast<double>(step)}, {"learning rate", lr}, {"temperature", cfg.sampling.temperature},
       {"beta", g.beta}};
   for (const auto& [name, v] : agreed) t.add_min(std::string("agreed/") + name, v), t.add_max(std::string("agreed/") + name, v);
-  t.add_max("time/generation", ro.seconds);
+  t.add_max("time/generation", ro.seconds - ro.reward_seconds);
+  t.add_max("time/rewards", ro.reward_seconds);
   t.add_max("time/scoring", sc.seconds);
   t.add_max("time/training", up.seconds);
   t.reduce(*dist);
@@ -387,6 +390,7 @@ std::map<std::string, double> Trainer::Impl::reduce_metrics(const RolloutResult&
   m["tokens/total"] = static_cast<double>(tokens_total);
   m["time/generation"] = slowest_gen;
   m["time/scoring"] = t.max("time/scoring");
+  m["time/rewards"] = t.max("time/rewards");
   m["time/training"] = slowest_train;
   m["tokens_per_sec/generation"] = slowest_gen > 0 ? generated / slowest_gen : nan;
   m["tokens_per_sec/training"] = slowest_train > 0 ? t.sum("tokens/trained") / slowest_train : nan;

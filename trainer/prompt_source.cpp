@@ -59,7 +59,8 @@ class DatasetPrompts final : public PromptSource {
  public:
   DatasetPrompts(std::vector<PromptItem> rows, std::string describe, uint64_t seed)
       : rows_(std::move(rows)), describe_(std::move(describe)), cursor_(static_cast<int64_t>(rows_.size()), seed) {
-    for (const auto& r : rows_) longest_ = std::max<int64_t>(longest_, static_cast<int64_t>(r.ids.size()));
+    for (const auto& r : rows_)
+      if (static_cast<int64_t>(r.ids.size()) > longest_) longest_ = static_cast<int64_t>(r.ids.size()), longest_line_ = r.line;
   }
   PromptItem next() override { return rows_[static_cast<size_t>(cursor_.next())]; }
   json state() const override { return {{"data", cursor_.state()}}; }
@@ -73,13 +74,14 @@ class DatasetPrompts final : public PromptSource {
     }
   }
   int64_t longest_prompt() const override { return longest_; }
+  int64_t longest_prompt_line() const override { return longest_line_; }
   std::string describe() const override { return describe_; }
 
  private:
   std::vector<PromptItem> rows_;
   std::string describe_;
   DataCursor cursor_;
-  int64_t longest_ = 0;
+  int64_t longest_ = 0, longest_line_ = 0;
 };
 
 std::string read_text(const std::string& path, const std::string& key) {
@@ -153,8 +155,11 @@ std::vector<PromptItem> load_prompt_rows(const std::string& path, const std::str
     try {
       item.ids = tok.encode(item.prompt);
     } catch (const std::exception& e) {
+      const bool chars = tok.describe().rfind("char:", 0) == 0;
       throw ConfigError(where + " line " + std::to_string(rows[i].line) + ": 'prompt' cannot be tokenized: " + e.what() +
-                        " (a built-in model's characters are limited: model.alphabet = \"ascii\" for a random init)");
+                        (chars ? " (a built-in character tokenizer knows only its alphabet: a random init with "
+                                 "model.alphabet=ascii knows printable ASCII; other text needs a model folder, model.path)"
+                               : ""));
     }
     if (item.ids.empty()) throw ConfigError(where + " line " + std::to_string(rows[i].line) + ": 'prompt' has no tokens");
     item.answer = std::move(rows[i].answer);
@@ -168,7 +173,7 @@ std::vector<PromptItem> load_prompt_rows(const std::string& path, const std::str
 std::unique_ptr<PromptSource> training_prompts(const Config& cfg, const ArithmeticTask& task, const Tokenizer& tok) {
   if (cfg.data.train.empty()) return task_prompts(task, tok, static_cast<uint64_t>(cfg.seed));
   auto rows = load_prompt_rows(cfg.data.train, "data.train", cfg, tok);
-  const std::string describe = "data.train '" + cfg.data.train + "' (" + std::to_string(rows.size()) + " rows)";
+  const std::string describe = "data.train '" + cfg.data.train + "'";
   return dataset_prompts(std::move(rows), describe, static_cast<uint64_t>(cfg.seed));
 }
 

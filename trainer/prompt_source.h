@@ -37,7 +37,8 @@ class PromptSource {
   // The built-in tasks' exact trace grammar (the format reward requires it); nullopt for datasets.
   virtual std::optional<bool> grammar_ok(const std::string& completion) const { return std::nullopt; }
   virtual int64_t longest_prompt() const = 0;  // tokens of the longest prompt it can give
-  virtual std::string describe() const = 0;    // for the log: "the 'add' task", "data.train 'x.jsonl' (7473 rows)"
+  virtual int64_t longest_prompt_line() const { return 0; }  // its line in a dataset file (0: not a file)
+  virtual std::string describe() const = 0;    // for the log: "the 'add' task", "data.train 'x.jsonl'"
 };
 
 // The built-in task's stream (the problems of ArithmeticTask::sample, held-out ones never drawn).

@@ -3,6 +3,9 @@
 
 #include <zmq.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -80,7 +83,10 @@ std::vector<double> RewardServerClient::score(const std::vector<ScoreInput>& bat
   const int64_t id = next_id_++;
   const std::string body = request(batch, id).dump(-1, ' ', false, json::error_handler_t::replace);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_ * 1000.0));
+  const std::string reason = "reward server " + address_ + " not answering";
   bool waiting = false;
+  // A stop (a signal interrupts the poll; a protocol stop does not) is looked for every slice of a try.
+  auto keep_going = [&] { return !on_wait || on_wait(waiting, waiting ? reason : std::string()); };
   for (;;) {
     if (!socket_->req) {  // a fresh REQ socket per try: a REQ that got no reply cannot send again
       socket_->req = std::make_unique<zmq::socket_t>(socket_->context, zmq::socket_type::req);
@@ -92,21 +98,65 @@ std::vector<double> RewardServerClient::score(const std::vector<ScoreInput>& bat
         throw RewardServerError("reward server " + address_ + ": cannot connect (" + e.what() + ")");
       }
     }
-    socket_->req->send(zmq::buffer(body), zmq::send_flags::none);
-    zmq::pollitem_t item{static_cast<void*>(*socket_->req), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, timeout);
-    if (item.revents & ZMQ_POLLIN) {
+    for (;;) {  // a REQ socket queues the message; send only fails when a signal interrupts it
+      try {
+        socket_->req->send(zmq::buffer(body), zmq::send_flags::none);
+        break;
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw RewardServerError("reward server " + address_ + ": cannot send (" + e.what() + ")");
+        if (!keep_going()) throw RewardWaitAborted(reason + "; the step was abandoned");
+      }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool answered = false;
+    while (!answered) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      zmq::pollitem_t item{static_cast<void*>(*socket_->req), 0, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(200)));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw RewardServerError("reward server " + address_ + ": " + e.what());
+      }
+      answered = (item.revents & ZMQ_POLLIN) != 0;
+      if (!answered && !keep_going()) {
+        socket_->req.reset();  // the request is dropped with its socket
+        throw RewardWaitAborted(reason + "; the step was abandoned");
+      }
+    }
+    if (answered) {
       zmq::message_t reply;
       (void)socket_->req->recv(reply, zmq::recv_flags::none);
       if (waiting && on_wait) on_wait(false, "");
       return parse_reply(reply.to_string(), batch.size(), id, address_);
     }
     socket_->req.reset();  // Lazy Pirate: drop the socket, its queued request with it, and try again
-    const std::string reason = "reward server " + address_ + " not answering";
     if (!on_wait)
-      throw RewardServerError(reason + " (no reply within rewards.server_timeout = " + nlohmann::json(timeout_).dump() + " s)");
+      throw RewardServerError(reason + " (no reply within rewards.server_timeout = " + json(timeout_).dump() + " s)");
     waiting = true;
     if (!on_wait(true, reason)) throw RewardWaitAborted(reason + "; the step was abandoned");
+  }
+}
+
+void RewardServerClient::check_address(const std::string& address) {
+  const auto fail = [&](const std::string& why) {
+    throw ConfigError("config: 'rewards.server_address' = '" + address + "' " + why);
+  };
+  const size_t scheme = address.find("://");
+  if (scheme == std::string::npos) fail("is not a ZeroMQ endpoint (tcp://host:port, ipc://path)");
+  if (address.compare(0, scheme, "tcp") == 0) {
+    const size_t colon = address.rfind(':');
+    const std::string port = colon > scheme ? address.substr(colon + 1) : "";
+    const bool digits = !port.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), ::isdigit);
+    if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535) fail("needs a port from 1 to 65535 (tcp://host:port)");
+  }
+  zmq::context_t context(1);
+  zmq::socket_t s(context, zmq::socket_type::req);
+  s.set(zmq::sockopt::linger, 0);
+  try {
+    s.connect(address);  // checks the transport and the address's form; the server need not be up
+  } catch (const zmq::error_t& e) {
+    fail(std::string("cannot be connected to (") + e.what() + "; tcp://127.0.0.1:5555, tcp://host.example:5555 or ipc:///tmp/reward.sock)");
   }
 }
 

@@ -31,14 +31,19 @@ class RewardServerClient {
 
   // One value per input, NaN where the server said null. Blocks until the server answers: after each
   // timeout, on_wait(true, "reward server <addr> not answering") is called and the request is sent again on
-  // a fresh socket; on_wait(false, "") once it answers after waiting. When on_wait returns false the wait
-  // ends with RewardWaitAborted. Without on_wait, the first timeout is a RewardServerError.
+  // a fresh socket; on_wait(false, "") once it answers after waiting. on_wait is also asked every 200 ms
+  // of a try (and when a signal interrupts it) whether to go on, with the current waiting state; when it
+  // returns false the wait ends with RewardWaitAborted. Without on_wait, the first timeout is a
+  // RewardServerError.
   std::vector<double> score(const std::vector<ScoreInput>& batch, const RewardSet::WaitHandler& on_wait);
   // The request body for a batch: TRL's reward-function arguments (every column but the prompt, as lists).
   static nlohmann::json request(const std::vector<ScoreInput>& batch, int64_t id);
   // Checks a reply against a request of `rows` rows with this id; throws RewardServerError naming `address`.
   static std::vector<double> parse_reply(const std::string& reply, size_t rows, int64_t id, const std::string& address);
   const std::string& address() const { return address_; }
+  // Throws ConfigError naming rewards.server_address when ZeroMQ cannot connect to `address` (a bad transport,
+  // host or port); the server itself need not be running.
+  static void check_address(const std::string& address);
 
  private:
   struct Socket;

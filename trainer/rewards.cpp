@@ -138,8 +138,8 @@ const std::vector<std::string>& task_markers() {
 }
 
 const std::vector<std::string>& r1_markers() {
-  static const std::vector<std::string> kMarkers = {"wait",       "verify",      "check",  "recheck",
-                                                    "double-check", "re-evaluate", "reconsider", "let me re"};
+  static const std::vector<std::string> kMarkers = {"wait",         "verify",      "check",     "recheck",
+                                                    "double-check", "re-evaluate", "reconsider", "re-examine"};
   return kMarkers;
 }
 
@@ -162,8 +162,7 @@ void validate_reward_config(const RewardConfig& r, const std::string& task) {
   if (r.regex != 0 && r.regex_patterns.empty()) fail("rewards.regex_patterns", "is empty but rewards.regex is on");
   if (r.server != 0 && r.server_address.empty())
     fail("rewards.server_address", "must name the reward server (e.g. tcp://127.0.0.1:5555) when rewards.server is on");
-  if (!r.server_address.empty() && r.server_address.find("://") == std::string::npos)
-    fail("rewards.server_address", "'" + r.server_address + "' is not a ZeroMQ endpoint (tcp://host:port, ipc://path)");
+  if (!r.server_address.empty()) RewardServerClient::check_address(r.server_address);
   const std::string correct = correct_reward_name(r);
   RewardConfig weights = r;
   const auto on = RewardSet::active(weights);

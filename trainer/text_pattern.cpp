@@ -48,8 +48,9 @@ TextPattern::TextPattern(const std::string& pattern, const std::string& what, bo
     : pattern_(pattern), code_(std::make_unique<Code>()) {
   const uint32_t options = PCRE2_UTF | PCRE2_UCP | (dot_all ? PCRE2_DOTALL : 0);
   code_->search = compile(pattern, options, what);
-  // (?:pattern)\z, anchored at the start: the whole text, as Python's re.fullmatch.
-  code_->whole = compile("(?:" + pattern + ")\\z", options | PCRE2_ANCHORED, what);
+  // The whole text, as Python's re.fullmatch: anchored at both ends (the pattern itself is not rewritten,
+  // so (?x) comments and a trailing backslash mean what they say).
+  code_->whole = compile(pattern, options | PCRE2_ANCHORED | PCRE2_ENDANCHORED, what);
 }
 
 TextPattern::~TextPattern() = default;

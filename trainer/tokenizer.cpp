@@ -2,6 +2,7 @@
 #include "trainer/tokenizer.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "trainer/hf_tokenizer.h"
 
@@ -38,10 +39,16 @@ std::vector<int64_t> CharTokenizer::encode(std::string_view text) const {
   ids.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     const int64_t id = index_[static_cast<unsigned char>(text[i])];
-    if (id < 0)
-      throw std::invalid_argument("character " + std::to_string(static_cast<int>(static_cast<unsigned char>(text[i]))) +
-                                  " ('" + std::string(1, text[i]) + "') at position " + std::to_string(i) +
-                                  " is not in the tokenizer's alphabet");
+    if (id < 0) {
+      const auto byte = static_cast<unsigned char>(text[i]);
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", byte);
+      throw std::invalid_argument(byte >= 0x80 ? "byte " + std::string(hex) + " at position " + std::to_string(i) +
+                                                     " (part of a non-ASCII character) is not in the tokenizer's alphabet"
+                                               : "character " + std::to_string(byte) + " ('" + std::string(1, text[i]) +
+                                                     "') at position " + std::to_string(i) +
+                                                     " is not in the tokenizer's alphabet");
+    }
     ids.push_back(id);
   }
   return ids;

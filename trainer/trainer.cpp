@@ -139,17 +139,20 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
 Trainer::~Trainer() = default;
 
 // Prompt plus completion must fit the model's context (known once the model is loaded).
-void Trainer::Impl::check_context() const {
-  const int64_t need = prompts->longest_prompt() + cfg.sampling.max_new_tokens;
+void Trainer::Impl::check_context() const { check_context(cfg); }
+
+void Trainer::Impl::check_context(const Config& c) const {
+  const int64_t need = prompts->longest_prompt() + c.sampling.max_new_tokens;
   if (need > model->spec().context)
     throw ConfigError("sampling.max_new_tokens: the longest prompt of " + prompts->describe() + " (" +
-                      std::to_string(prompts->longest_prompt()) + " tokens) + " +
-                      std::to_string(cfg.sampling.max_new_tokens) + " new tokens exceed the model's context of " +
+                      std::to_string(prompts->longest_prompt()) + " tokens" +
+                      (prompts->longest_prompt_line() > 0 ? ", line " + std::to_string(prompts->longest_prompt_line()) : "") +
+                      ") + " + std::to_string(c.sampling.max_new_tokens) + " new tokens exceed the model's context of " +
                       std::to_string(model->spec().context));
   // Evaluation shortens its completions to fit (the shortest room of its rows), but each row needs some.
   for (const auto& row : eval_rows)
     if (static_cast<int64_t>(row.ids.size()) >= model->spec().context)
-      throw ConfigError("data.eval '" + cfg.data.eval + "' line " + std::to_string(row.line) + ": the prompt's " +
+      throw ConfigError("data.eval '" + c.data.eval + "' line " + std::to_string(row.line) + ": the prompt's " +
                         std::to_string(row.ids.size()) + " tokens fill the model's context of " +
                         std::to_string(model->spec().context) + " (no room for a completion)");
 }
@@ -182,6 +185,7 @@ void Trainer::Impl::set_state(const std::string& state, const std::string& reaso
 void Trainer::Impl::start_serving() {
   control = std::make_unique<RunControl>(cfg, opts.name, json{{"pid", static_cast<int64_t>(::getpid())}, {"run_dir", run_dir_str}},
                                          stop_flag);
+  control->set_run_check([this](const Config& c) { check_context(c); });  // a live max_new_tokens must still fit
   if (opts.serve && main) {
     auto eo = opts.endpoint;
     eo.run_id = opts.name;
@@ -393,6 +397,18 @@ void Trainer::Impl::held_out_eval() {
             step, e.greedy_accuracy, e.sampled_accuracy, e.check_rate, e.mean_length, e.seconds);
 }
 
+// An evaluation that a stop may cut short while the reward server does not answer: it is skipped, and the
+// stop takes effect at the next boundary.
+void Trainer::Impl::guarded_eval() {
+  try {
+    held_out_eval();
+  } catch (const RewardWaitAborted& e) {
+    log->info("evaluation at step {} skipped: {}", step, e.what());
+    if (waiting) set_state(ipc::protocol::kStateRunning);
+    waiting = false;
+  }
+}
+
 // The reward server stopped answering (waiting) or answers again: the run's state says so, and the studio
 // shows the reason. A stop asked for meanwhile ends the wait (the step is abandoned).
 bool Trainer::Impl::on_reward_wait(bool now_waiting, const std::string& reason) {
@@ -424,14 +440,7 @@ std::map<std::string, double> Trainer::step() {
   ++s.steps_this_session;
   if (!s.main) return m;  // rank 0 alone prints, evaluates and checkpoints
   if (s.opts.progress || s.log) s.print_progress(m, seconds_since(t0));
-  if (s.cfg.eval_every > 0 && (s.step % s.cfg.eval_every == 0 || s.step == s.cfg.max_steps)) {
-    try {
-      s.held_out_eval();
-    } catch (const RewardWaitAborted& e) {  // a stop while the reward server did not answer: no eval this step
-      s.log->info("evaluation at step {} skipped: {}", s.step, e.what());
-      s.waiting = false;
-    }
-  }
+  if (s.cfg.eval_every > 0 && (s.step % s.cfg.eval_every == 0 || s.step == s.cfg.max_steps)) s.guarded_eval();
   if (s.cfg.checkpoint_every > 0 && s.step % s.cfg.checkpoint_every == 0 && s.step < s.cfg.max_steps) s.checkpoint();
   return m;
 }
@@ -442,7 +451,7 @@ void Trainer::train() {
   s.steps_this_session = 0;
   try {
     s.set_state("running");
-    if (s.main && s.step == 0 && s.cfg.eval_every > 0) s.held_out_eval();  // the start of every eval/* curve
+    if (s.main && s.step == 0 && s.cfg.eval_every > 0) s.guarded_eval();  // the start of every eval/* curve
     bool stopped = false;
     while (s.step < s.cfg.max_steps) {
       // Step boundary: wait here while paused; apply live changes, checkpoints and stop requests (rank 0

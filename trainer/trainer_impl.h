@@ -42,6 +42,7 @@ struct RolloutResult {  // 1. sampled groups and their rewards
   std::vector<RewardBreakdown> scores;  // (groups · G), group-major
   Rollout rollout;                      // the same rows
   int64_t zero_std_first = 0;           // groups of the first batch whose rewards all agree
+  double reward_seconds = 0;            // of `seconds`: scoring the rewards (a reward server's time included)
   int64_t sampled_groups = 0;           // groups generated (more than kept with dynamic sampling)
   int64_t generated = 0;                // completion tokens generated
   double seconds = 0;
@@ -110,6 +111,7 @@ struct Trainer::Impl {
   void open_log();
   void load_reference();
   void check_context() const;
+  void check_context(const Config& c) const;  // the prompts and c's completion budget fit the model
   void setup_resumed_run();
   std::map<std::string, double> grpo_step();
   RolloutResult sample_groups(const SamplingOptions& so);
@@ -122,6 +124,7 @@ struct Trainer::Impl {
   void record_samples(const RolloutResult& ro, const ScoringResult& sc, const torch::Tensor& logp_before, int64_t groups);
   std::string checkpoint();
   void held_out_eval();
+  void guarded_eval();
   void print_progress(const std::map<std::string, double>& m, double step_seconds);
 };
 

@@ -196,11 +196,18 @@ class TestDatasets : public QObject {
     QVERIFY2(QTest::qWaitFor([&] { return last_step() >= stuck_at + 2; }, 60000), "training did not continue");
     QCOMPARE(QString::fromStdString(last_status().value("state", "")), QString("running"));
 
+    // It dies again, and a SIGTERM while the run waits stops it cleanly at the last completed step.
+    s2.kill();
+    QVERIFY(s2.waitForFinished(5000));
+    QVERIFY2(QTest::qWaitFor([&] { return last_status().value("state", "") == "waiting"; }, 30000), "never waited again");
+    const int64_t last = last_step();
     ::kill(static_cast<pid_t>(run.processId()), SIGTERM);
     QVERIFY(run.waitForFinished(60000));
-    QCOMPARE(run.exitCode(), 0);
-    s2.kill();
-    s2.waitForFinished(5000);
+    QVERIFY2(run.exitStatus() == QProcess::NormalExit && run.exitCode() == 0, run.readAllStandardError().constData());
+    QCOMPARE(last_step(), last);  // the abandoned step left no metrics
+    QVERIFY(QFile::exists(dir_.path() + QString("/runs/served/checkpoints/step_%1.pt").arg(last, 6, 10, QChar('0'))));
+    QCOMPARE(QString::fromStdString(grpo::ipc::RunStore::open_for_reading(db.toStdString()).meta("state").value_or("")),
+             QString("stopped"));
 
     // A reply with one reward too few is refused, naming the server.
     QProcess s3;
@@ -279,6 +286,12 @@ class TestDatasets : public QObject {
          {"rewards.format_pattern", "does not compile"}},
         {"{\"prompt\": \"a\"}\n", {"--set", "rewards.math_order=boxed,last_word"}, {"rewards.math_order", "last_word"}},
         {"{\"prompt\": \"a\"}\n", {"--set", "rewards.server=1"}, {"rewards.server_address"}},
+        {"{\"prompt\": \"a\"}\n", {"--set", "rewards.server=1", "--set", "rewards.server_address=tcp://127.0.0.1:99999"},
+         {"rewards.server_address", "port"}},
+        {"{\"prompt\": \"a\"}\n", {"--set", "rewards.server=1", "--set", "rewards.server_address=tcp://nohost"},
+         {"rewards.server_address"}},
+        {"{\"prompt\": \"a\"}\n", {"--set", "rewards.server=1", "--set", "rewards.server_address=foo://bar"},
+         {"rewards.server_address"}},
     };
     for (const auto& c : cases) {
       write_file(bad, c.file);
