@@ -13,16 +13,7 @@
 
 namespace grpo {
 
-using math_detail::command_at;
-using math_detail::is_alpha;
-using math_detail::is_digit;
-using math_detail::is_space;
-using math_detail::kNpos;
-using math_detail::match_braces;
-using math_detail::starts_with;
-using math_detail::starts_with_ci;
-using math_detail::to_lower;
-using math_detail::trim;
+using namespace math_detail;  // the helpers both halves share (math_text.h)
 
 namespace {
 

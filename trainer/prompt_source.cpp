@@ -129,6 +129,8 @@ std::vector<PromptItem> load_prompt_rows(const std::string& path, const std::str
     throw ConfigError(e.what());
   }
   const std::string where = what + " '" + path + "'";
+  if (!cfg.data.chat_template.empty() && !fs::is_regular_file(cfg.data.chat_template))
+    throw ConfigError("config: 'data.chat_template' = '" + cfg.data.chat_template + "' is not a file (does it exist?)");
   // Messages prompts are rendered together: one Jinja process for the whole file.
   std::vector<json> conversations;
   std::vector<size_t> conversation_row;
