@@ -32,6 +32,7 @@ ChartWidget::ChartWidget(const QString& title, QWidget* parent) : QWidget(parent
   plot_->plotLayout()->addElement(0, 0, heading);
   plot_->legend->setVisible(false);
   plot_->xAxis->setLabel(tr("step"));
+  set_integer_x(true);
   const QPalette pal = palette();  // follow the system's light or dark palette
   plot_->setBackground(pal.color(QPalette::Base));
   for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis}) {
@@ -126,8 +127,8 @@ void ChartWidget::refresh(Series& s) {
   const QColor faint = QColor::fromRgbF(static_cast<float>(s.color.redF() * k + bg.redF() * (1 - k)),
                                         static_cast<float>(s.color.greenF() * k + bg.greenF() * (1 - k)),
                                         static_cast<float>(s.color.blueF() * k + bg.blueF() * (1 - k)));
-  s.raw->setPen(QPen(faint, 1.0));
-  s.smooth->setPen(QPen(s.color, 1.0));
+  s.raw->setPen(QPen(faint, 1.0, s.style));
+  s.smooth->setPen(QPen(s.color, 1.0, s.style));
   s.smooth->setVisible(smoothing_ > 0);
   s.ys = smoothing_ > 0 ? debiased_ema(s.y, smoothing_) : QVector<double>();
   feed(s);
@@ -218,6 +219,23 @@ void ChartWidget::set_legend_name(const QString& key, const QString& name) {
   it->smooth->setName(name);
 }
 
+void ChartWidget::set_style(const QString& key, Qt::PenStyle style) {
+  auto it = series_.find(key);
+  if (it == series_.end() || it->style == style) return;
+  it->style = style;
+  refresh(*it);
+}
+
+Qt::PenStyle ChartWidget::style(const QString& key) const {
+  const auto it = series_.find(key);
+  return it == series_.end() ? Qt::NoPen : it->style;
+}
+
+QString ChartWidget::legend_name(const QString& key) const {
+  const auto it = series_.find(key);
+  return it == series_.end() ? QString() : it->raw->name();
+}
+
 void ChartWidget::remove_series(const QString& key) {
   auto it = series_.find(key);
   if (it == series_.end()) return;
@@ -272,6 +290,17 @@ void ChartWidget::set_log_scale(bool on) {
 }
 
 void ChartWidget::set_x_label(const QString& label) { plot_->xAxis->setLabel(label); }
+
+void ChartWidget::set_integer_x(bool integer) {
+  if (!integer) {
+    plot_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    return;
+  }
+  auto ticker = QSharedPointer<QCPAxisTickerFixed>(new QCPAxisTickerFixed);
+  ticker->setTickStep(1.0);
+  ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);  // 1, 2, 3, 5, 10, 20, … steps apart, never 2.5
+  plot_->xAxis->setTicker(ticker);
+}
 
 void ChartWidget::set_y_range(double lo, double hi) {
   fixed_y_ = true;

@@ -28,6 +28,9 @@ class ChartWidget : public QWidget {
   void remove_series(const QString& key);
   void set_in_legend(const QString& key, bool shown);  // e.g. one entry per run when several are overlaid
   void set_legend_name(const QString& key, const QString& name);  // hover keeps the series' full label
+  void set_style(const QString& key, Qt::PenStyle style);  // the series' dash pattern (kept across redraws)
+  Qt::PenStyle style(const QString& key) const;
+  QString legend_name(const QString& key) const;
   void clear();
   QStringList series_keys() const { return series_.keys(); }
   int point_count(const QString& key) const;
@@ -38,6 +41,8 @@ class ChartWidget : public QWidget {
   void set_smoothing(double weight);  // 0..0.999, TensorBoard's debiased EMA
   void set_log_scale(bool on);
   void set_x_label(const QString& label);
+  // Ticks at whole numbers only (the step axis: there is no step 2.5); off for wall time and tokens.
+  void set_integer_x(bool integer);
   void set_y_range(double lo, double hi);  // fixes the y axis (e.g. rates in [0, 1])
   void rescale();                          // fit every series
   void replot();                           // immediate; callers coalesce with a timer
@@ -67,6 +72,7 @@ class ChartWidget : public QWidget {
     QCPGraph* band_low = nullptr;
     QCPGraph* band_high = nullptr;
     bool in_legend = true;
+    Qt::PenStyle style = Qt::SolidLine;
   };
   void refresh(Series& s);
   void feed(Series& s);  // hands the graphs the visible part of the data, decimated to the pixel columns

@@ -3,6 +3,7 @@
 
 #include <QDateTime>
 #include <QDoubleSpinBox>
+#include <QRegularExpression>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -16,6 +17,31 @@
 namespace grpo::ui {
 
 namespace {
+
+// A number editor for any magnitude: shows 5e-05, 3e-07 or 0.2 as such and accepts them typed that way.
+// (A plain QDoubleSpinBox rounds to a fixed number of decimals: 6 would make 3e-7 zero; real models train
+// at 1e-6 and below.)
+class ScientificSpinBox : public QDoubleSpinBox {
+ public:
+  ScientificSpinBox() { setDecimals(323); }  // QDoubleSpinBox rounds every value to `decimals` places
+  QString textFromValue(double v) const override { return QString::number(v, 'g', 8); }
+  double valueFromText(const QString& text) const override { return text.trimmed().toDouble(); }
+  QValidator::State validate(QString& text, int&) const override {
+    const QString t = text.trimmed();
+    bool ok = false;
+    const double v = t.toDouble(&ok);
+    if (ok) return v >= minimum() && v <= maximum() ? QValidator::Acceptable : QValidator::Intermediate;
+    static const QRegularExpression partial(R"(^[+-]?(\d+\.?\d*|\.\d*)?([eE][+-]?\d*)?$)");
+    return partial.match(t).hasMatch() ? QValidator::Intermediate : QValidator::Invalid;
+  }
+  // Steps by the value's own order of magnitude (1e-6 → 2e-6 → 3e-6), whatever it is.
+  void stepBy(int steps) override {
+    const double v = value();
+    const double unit = v != 0 ? std::pow(10.0, std::floor(std::log10(std::abs(v)))) : singleStep();
+    setValue(v + steps * unit);
+  }
+};
+
 double value_of(const QAbstractSpinBox* box) {
   if (auto* d = qobject_cast<const QDoubleSpinBox*>(box)) return d->value();
   return qobject_cast<const QSpinBox*>(box)->value();
@@ -97,10 +123,9 @@ void ControlPanel::set_params(const QVector<LiveParam>& params) {
       s->setValue(static_cast<int>(p.value));
       box = s;
     } else {
-      auto* d = new QDoubleSpinBox;
-      d->setDecimals(p.max <= 10 ? 6 : 3);
+      auto* d = new ScientificSpinBox;
       d->setRange(std::max(p.min, -1e9), std::min(p.max, 1e9));
-      d->setSingleStep(p.value != 0 ? std::pow(10.0, std::floor(std::log10(std::abs(p.value)))) : 0.01);
+      d->setSingleStep(0.01);  // from 0; otherwise the value's own order of magnitude
       d->setValue(p.value);
       box = d;
     }

@@ -103,6 +103,8 @@ void Dashboard::add_run(const QString& run, const QColor& color) {
   r.color = color;
   r.index = next_index_++;
   runs_.insert(run, r);
+  if (runs_.size() == 2)  // from one run to an overlay: colours, dashes and legend names change for all
+    for (auto it = runs_.begin(); it != runs_.end(); ++it) redraw_run(it.key());
 }
 
 void Dashboard::remove_run(const QString& run) {
@@ -110,6 +112,7 @@ void Dashboard::remove_run(const QString& run) {
   for (auto* c : charts_)
     for (const auto& key : c->series_keys())
       if (key.startsWith(run + "|")) c->remove_series(key);
+  if (runs_.size() == 1) redraw_run(runs_.begin().key());  // back to one run: a colour per series again
   draw_markers();
   replot();
 }
@@ -155,17 +158,11 @@ void Dashboard::draw_metric(const QString& run, const QString& metric) {
     }
     const QString key = run + "|" + metric;
     const QString name = specs_[c].labels.value(mi, metric);
-    const QString label = runs_.size() > 1 ? run.section('/', -1) + ": " + name : name;
+    // Several runs: the run's colour, a dash pattern per series (set by key, so a redraw keeps it), and
+    // legend entries that say run · series.
+    const QString label = runs_.size() > 1 ? run.section('/', -1) + " · " + name : name;
     charts_[c]->set_series(key, label, line_color(r, mi), x_of(r, data.first), data.second);
-    if (runs_.size() > 1) charts_[c]->set_legend_name(key, run.section('/', -1));
-    // Several runs: one legend entry per run (its colour); dash styles tell the metrics apart (hover names them).
-    charts_[c]->set_in_legend(key, runs_.size() <= 1 || mi == 0);
-    if (runs_.size() > 1) {
-      auto* g = charts_[c]->plot()->graph(charts_[c]->plot()->graphCount() - 1);
-      QPen pen = g->pen();
-      pen.setStyle(kStyles[mi % 4]);
-      g->setPen(pen);
-    }
+    charts_[c]->set_style(key, runs_.size() > 1 ? kStyles[mi % std::size(kStyles)] : Qt::SolidLine);
   }
 }
 
@@ -241,7 +238,7 @@ void Dashboard::set_x_axis(XAxis axis) {
     axis_box_->setCurrentIndex(axis);
   }
   static const char* kLabels[] = {"step", "wall time (s)", "tokens generated"};
-  for (auto* c : charts_) c->set_x_label(tr(kLabels[axis]));
+  for (auto* c : charts_) c->set_x_label(tr(kLabels[axis])), c->set_integer_x(axis == kStep);
   for (auto it = runs_.begin(); it != runs_.end(); ++it) redraw_run(it.key());
   draw_markers();
   for (auto* c : charts_) c->rescale();

@@ -2,6 +2,7 @@
 #include "ui/hparam_diff.h"
 
 #include <QHeaderView>
+#include <QPainter>
 #include <QSet>
 
 namespace grpo::ui {
@@ -10,6 +11,15 @@ HparamDiffTable::HparamDiffTable(QWidget* parent) : QTableWidget(parent) {
   setEditTriggers(QAbstractItemView::NoEditTriggers);
   horizontalHeader()->setStretchLastSection(true);
   setAlternatingRowColors(true);
+  set_configs({});
+}
+
+void HparamDiffTable::paintEvent(QPaintEvent* event) {
+  QTableWidget::paintEvent(event);
+  if (rowCount() > 0 || placeholder_.isEmpty()) return;
+  QPainter p(viewport());
+  p.setPen(palette().color(QPalette::PlaceholderText));
+  p.drawText(viewport()->rect().adjusted(24, 24, -24, -24), Qt::AlignCenter | Qt::TextWordWrap, placeholder_);
 }
 
 void HparamDiffTable::set_configs(const QMap<QString, QMap<QString, QString>>& configs) {
@@ -32,6 +42,14 @@ void HparamDiffTable::set_configs(const QMap<QString, QMap<QString, QString>>& c
     for (int c = 0; c < runs.size(); ++c)
       setItem(r, c, new QTableWidgetItem(configs[runs[c]].value(keys[r], QStringLiteral("—"))));
   resizeColumnsToContents();
+  if (runs.size() < 2)
+    placeholder_ = tr("Compare runs: tick two or more in the Runs panel. The hyperparameters that differ between "
+                      "them are listed here, and the Dashboard overlays their curves.");
+  else if (keys.isEmpty())
+    placeholder_ = tr("These %1 runs share every hyperparameter.").arg(runs.size());
+  else
+    placeholder_.clear();
+  viewport()->update();
 }
 
 QStringList HparamDiffTable::differing_keys() const {

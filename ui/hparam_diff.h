@@ -13,6 +13,13 @@ class HparamDiffTable : public QTableWidget {
   // run name -> flat config (dotted key -> value as text). Shows only keys whose values differ.
   void set_configs(const QMap<QString, QMap<QString, QString>>& configs);
   QStringList differing_keys() const;
+  QString placeholder() const { return placeholder_; }  // drawn when no row is: what the tab is for, or why it is empty
+
+ protected:
+  void paintEvent(QPaintEvent* event) override;
+
+ private:
+  QString placeholder_;
 };
 
 }  // namespace grpo::ui

@@ -92,7 +92,7 @@ class TestStudio : public QObject {
     // 3. Edit lr in the panel, Apply, resume: the store records the event, the charts show a marker.
     auto* lr_chart = w.dashboard()->chart("Learning rate");
     const int markers_before = markers(lr_chart);
-    panel->set_edit_value("optim.lr", 0.004);
+    panel->set_edit_value("optim.lr", 3e-7);  // below what six decimals can hold
     QTest::mouseClick(button(panel, "Apply"), Qt::LeftButton);
     QVERIFY(QTest::qWaitFor([&] { return !probe.request("status")["pending"].empty(); }, 5000));
     QTest::mouseClick(button(panel, "Resume"), Qt::LeftButton);
@@ -106,6 +106,14 @@ class TestStudio : public QObject {
              "no hparams event in the store");
     QVERIFY2(QTest::qWaitFor([&] { return markers(lr_chart) > markers_before; }, 5000), "no marker on the charts");
     QVERIFY(panel->history().join("\n").contains("optim.lr"));
+    QVERIFY2(QTest::qWaitFor(
+                 [&] {
+                   for (const auto& p : store.metric_series("learning_rate"))
+                     if (p.value == 3e-7) return true;
+                   return false;
+                 },
+                 15000),
+             "the trainer never trained at lr 3e-7");
 
     // 4. The trace inspector lists the newest step's samples (2 prompts x G = 2).
     w.tabs()->setCurrentIndex(1);

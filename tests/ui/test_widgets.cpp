@@ -4,12 +4,15 @@
 #include <QAbstractItemModelTester>
 #include <QtTest>
 
-#include <cmath>
+#include <QDoubleSpinBox>
 #include <QLineEdit>
 #include <qcustomplot.h>
 
+#include <cmath>
+
 #include "ui/chart_widget.h"
 #include "ui/control_panel.h"
+#include "ui/dashboard.h"
 #include "ui/decimate.h"
 #include "ui/hparam_diff.h"
 #include "ui/launch_dialog.h"
@@ -224,6 +227,24 @@ class TestWidgets : public QObject {
     QVERIFY(panel.history().first().contains("step 5"));
   }
 
+  void control_panel_takes_learning_rates_of_any_magnitude() {
+    ControlPanel panel;
+    panel.set_params({{"optim.lr", false, 0.0, 10.0, true, 5e-5}});
+    panel.set_connected(true);
+    panel.set_state("running", 1);
+    auto* box = panel.findChild<QDoubleSpinBox*>();
+    QVERIFY(box);
+    QCOMPARE(box->text(), QString("5e-05"));  // not 0.000050
+    box->findChild<QLineEdit*>()->selectAll();
+    QTest::keyClicks(box, "3e-7");  // typed as a user would
+    QString error;
+    const auto values = panel.edited_values(&error);
+    QVERIFY2(values.contains("optim.lr"), qPrintable(error));
+    QCOMPARE(values.value("optim.lr").toDouble(), 3e-7);  // exactly, not rounded to 6 decimals
+    box->stepBy(1);
+    QCOMPARE(box->value(), 4e-7);  // steps in the value's own magnitude
+  }
+
   void control_panel_shows_why_a_run_waits() {
     ControlPanel panel;
     panel.set_connected(true);
@@ -239,6 +260,54 @@ class TestWidgets : public QObject {
     t.set_configs({{"a", {{"optim.lr", "0.0001"}, {"seed", "0"}}}, {"b", {{"optim.lr", "0.0003"}, {"seed", "0"}}}});
     QCOMPARE(t.differing_keys(), QStringList{"optim.lr"});
     QCOMPARE(t.columnCount(), 2);
+    QVERIFY(t.placeholder().isEmpty());  // rows to show
+    HparamDiffTable lone;  // one run (or none): the table says what it is for
+    QVERIFY(lone.placeholder().contains("two or more"));
+    lone.set_configs({{"a", {{"optim.lr", "1e-4"}}}});
+    QCOMPARE(lone.rowCount(), 0);
+    QVERIFY(lone.placeholder().contains("two or more"));
+    lone.set_configs({{"a", {{"optim.lr", "1e-4"}}}, {"b", {{"optim.lr", "1e-4"}}}});
+    QVERIFY(lone.placeholder().contains("share every hyperparameter"));
+  }
+
+  void overlaid_runs_tell_their_series_apart() {
+    Dashboard d;
+    d.add_run("runs/a", Qt::blue);
+    d.set_metric("runs/a", "accuracy", {1, 2, 3}, {0.1, 0.2, 0.3});
+    d.set_metric("runs/a", "eval/greedy_accuracy", {1, 3}, {0.0, 0.4});
+    auto* chart = d.chart("Accuracy");
+    QCOMPARE(chart->legend_name("runs/a|accuracy"), QString("training samples"));  // one run: plain names
+    d.add_run("runs/b", Qt::red);
+    d.set_metric("runs/b", "accuracy", {1, 2}, {0.2, 0.3});
+    d.set_metric("runs/b", "eval/greedy_accuracy", {2}, {0.5});
+    QCOMPARE(chart->legend_name("runs/a|accuracy"), QString("a · training samples"));
+    QCOMPARE(chart->legend_name("runs/b|eval/greedy_accuracy"), QString("b · held-out, greedy"));
+    QVERIFY(chart->style("runs/a|accuracy") != chart->style("runs/a|eval/greedy_accuracy"));
+    QCOMPARE(chart->style("runs/a|accuracy"), chart->style("runs/b|accuracy"));
+    d.set_smoothing(0.5);  // a redraw keeps each series' pattern
+    QVERIFY(chart->style("runs/a|accuracy") != chart->style("runs/a|eval/greedy_accuracy"));
+    d.remove_run("runs/b");
+    QCOMPARE(chart->legend_name("runs/a|accuracy"), QString("training samples"));
+    QCOMPARE(chart->style("runs/a|eval/greedy_accuracy"), Qt::SolidLine);
+  }
+
+  void step_axis_ticks_are_whole_steps() {
+    ChartWidget chart("t");
+    chart.resize(400, 300);
+    QVector<double> x, y;
+    for (int i = 1; i <= 12; ++i) x << i, y << i * 0.1;
+    chart.set_series("s", "s", Qt::blue, x, y);
+    chart.rescale();
+    chart.plot()->replot();
+    const QVector<double> ticks = chart.plot()->xAxis->tickVector();
+    QVERIFY(ticks.size() >= 2);
+    for (double t : ticks) QVERIFY2(t == std::round(t), qPrintable(QString("tick at %1").arg(t)));
+    chart.set_integer_x(false);  // wall time: any tick
+    chart.plot()->xAxis->setRange(0, 1);
+    chart.plot()->replot();
+    bool fractional = false;
+    for (double t : chart.plot()->xAxis->tickVector()) fractional |= t != std::round(t);
+    QVERIFY(fractional);
   }
 
   void chart_hover_and_export() {
