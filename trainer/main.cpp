@@ -304,6 +304,90 @@ int cmd_eval(const EvalArgs& a) {
   return 0;
 }
 
+// The subcommands beyond run, pretrain and keygen, each registered with its options; the caller checks
+// which one was parsed.
+CLI::App* add_eval_command(CLI::App& app, EvalArgs& ev) {
+  auto* eval_cmd = app.add_subcommand("eval", "Evaluate a model on the built-in task's held-out problems, or on a dataset (--data)");
+  eval_cmd->add_option("--checkpoint", ev.checkpoint, "Checkpoint file (a base model or a run's step_N.pt), a Hugging Face model folder, or builtin:demo-base")
+      ->required();
+  eval_cmd->add_option("--n", ev.n, "Held-out problems")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  eval_cmd->add_option("--samples", ev.samples, "Sampled completions per problem")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1000}));
+  eval_cmd->add_option("--temperature", ev.temperature, "Sampling temperature")->capture_default_str()->check(CLI::Range(1e-3, 100.0));
+  eval_cmd->add_option("--seed", ev.seed, "Sampling seed")->capture_default_str();
+  eval_cmd->add_option("--threads", ev.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  eval_cmd->add_flag("--forced-check", ev.forced_check, "Also measure accuracy with a check forced after the first answer");
+  eval_cmd->add_flag("--json", ev.json, "Print JSON instead of a table");
+  eval_cmd->add_option("--data", ev.data, "Evaluate on this JSONL dataset instead (rows as for data.train; docs/datasets.md)")
+      ->check(CLI::ExistingFile);
+  eval_cmd->add_option("--config", ev.config_file, "With --data: the config whose rewards, data.answer_key and data.chat_template apply "
+                       "(its data.eval when there is no --data)")->check(CLI::ExistingFile);
+  eval_cmd->add_option("--set", ev.overrides, "With --data: override a config key")->type_name("KEY=VALUE");
+  eval_cmd->add_option("--max-new-tokens", ev.max_new_tokens, "With --data: completion budget")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  return eval_cmd;
+}
+
+CLI::App* add_score_command(CLI::App& app, grpo::ScoreArgs& sc) {
+  auto* score_cmd = app.add_subcommand("score", "Score saved completions with a config's rewards (one row per line: prompt, completion, answer, ...)");
+  score_cmd->add_option("--config", sc.config_file, "Config whose rewards.* apply (default: the built-in demo's)")->check(CLI::ExistingFile);
+  score_cmd->add_option("--set", sc.overrides, "Override a config key, e.g. --set rewards.math=1")->type_name("KEY=VALUE");
+  score_cmd->add_option("--input", sc.input, "JSONL rows {prompt, completion, ...}")->required();
+  score_cmd->add_flag("--json", sc.json, "One JSON object per row: each reward by name, total, correct");
+  return score_cmd;
+}
+
+CLI::App* add_make_data_command(CLI::App& app, grpo::MakeDataArgs& md) {
+  auto* make_cmd = app.add_subcommand("make-data", "Write the generated word-problem task (GSM8K's format) as train.jsonl and eval.jsonl");
+  make_cmd->add_option("--out", md.out, "Output folder")->required();
+  make_cmd->add_option("--train", md.train, "Training rows")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{10000000}));
+  make_cmd->add_option("--eval", md.eval, "Evaluation rows (none shared with training)")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1000000}));
+  make_cmd->add_option("--seed", md.seed, "Seed")->capture_default_str();
+  make_cmd->add_option("--style", md.style, "Row shape: trl (string prompts), messages, or verl")->capture_default_str()
+      ->check(CLI::IsMember({"trl", "messages", "verl"}));
+  make_cmd->add_option("--min-steps", md.min_steps, "Fewest computation steps per problem")->capture_default_str();
+  make_cmd->add_option("--max-steps", md.max_steps, "Most computation steps per problem")->capture_default_str();
+  make_cmd->add_option("--max-value", md.max_value, "Largest number written in a question")->capture_default_str();
+  return make_cmd;
+}
+
+struct ModelCommands {
+  grpo::TokenizeArgs tk;
+  grpo::GenerateArgs gn;
+  grpo::ExportArgs ex;
+  CLI::App *tokenize = nullptr, *generate = nullptr, *export_ = nullptr;
+};
+
+void add_model_commands(CLI::App& app, ModelCommands& m) {
+  auto& tk = m.tk;
+  auto& gn = m.gn;
+  auto& ex = m.ex;
+  auto* tok_cmd = app.add_subcommand("tokenize", "Print the ids (and with --json each token's text) a model's tokenizer gives a text");
+  tok_cmd->add_option("--model", tk.model, "A Hugging Face model folder (only its tokenizer files are read), a checkpoint, or builtin:demo-base")
+      ->required();
+  tok_cmd->add_option("--text", tk.text, "Text to tokenize");
+  tok_cmd->add_option("--file", tk.file, "File whose bytes to tokenize")->check(CLI::ExistingFile);
+  tok_cmd->add_flag("--json", tk.json, "Print JSON: ids and each token's text");
+
+  auto* gen_cmd = app.add_subcommand("generate", "Complete a prompt with a model (greedy at temperature 0)");
+  gen_cmd->add_option("--model", gn.model, "A Hugging Face model folder, a checkpoint, or builtin:demo-base")->required();
+  gen_cmd->add_option("--prompt", gn.prompt, "The prompt (plain text, or the user message with --chat)")->required();
+  gen_cmd->add_flag("--chat", gn.chat, "Render the prompt as a user message with the model's chat template");
+  gen_cmd->add_option("--system", gn.system, "With --chat: a system message before the prompt");
+  gen_cmd->add_flag("!--no-thinking", gn.thinking, "With --chat: enable_thinking=false (Qwen3's non-thinking mode)");
+  gen_cmd->add_option("--max-new-tokens", gn.max_new_tokens, "Completion budget")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  gen_cmd->add_option("--temperature", gn.temperature, "Sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  gen_cmd->add_option("--top-p", gn.top_p, "Nucleus mass")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
+  gen_cmd->add_option("--seed", gn.seed, "Sampling seed")->capture_default_str();
+  gen_cmd->add_option("--threads", gn.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  gen_cmd->add_flag("--json", gn.json, "Print JSON: prompt, prompt and completion ids, completion text");
+
+  auto* export_cmd = app.add_subcommand("export", "Write a checkpoint (or any model) as a Hugging Face folder (config.json, model.safetensors, tokenizer)");
+  export_cmd->add_option("--checkpoint", ex.checkpoint, "A run's checkpoint, a base model, builtin:demo-base, or a model folder")->required();
+  export_cmd->add_option("--out", ex.out, "Output folder")->required();
+  export_cmd->add_option("--dtype", ex.dtype, "Weights: bf16 or f32")->capture_default_str()->check(CLI::IsMember({"bf16", "f32"}));
+  m.tokenize = tok_cmd, m.generate = gen_cmd, m.export_ = export_cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -347,70 +431,13 @@ int main(int argc, char** argv) {
   pre_cmd->add_option("--set", pre.overrides, "Override a config key")->type_name("KEY=VALUE");
 
   EvalArgs ev;
-  auto* eval_cmd = app.add_subcommand("eval", "Evaluate a model on the built-in task's held-out problems, or on a dataset (--data)");
-  eval_cmd->add_option("--checkpoint", ev.checkpoint, "Checkpoint file (a base model or a run's step_N.pt), a Hugging Face model folder, or builtin:demo-base")
-      ->required();
-  eval_cmd->add_option("--n", ev.n, "Held-out problems")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
-  eval_cmd->add_option("--samples", ev.samples, "Sampled completions per problem")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1000}));
-  eval_cmd->add_option("--temperature", ev.temperature, "Sampling temperature")->capture_default_str()->check(CLI::Range(1e-3, 100.0));
-  eval_cmd->add_option("--seed", ev.seed, "Sampling seed")->capture_default_str();
-  eval_cmd->add_option("--threads", ev.threads, "CPU threads (0 = all cores)")->capture_default_str();
-  eval_cmd->add_flag("--forced-check", ev.forced_check, "Also measure accuracy with a check forced after the first answer");
-  eval_cmd->add_flag("--json", ev.json, "Print JSON instead of a table");
-  eval_cmd->add_option("--data", ev.data, "Evaluate on this JSONL dataset instead (rows as for data.train; docs/datasets.md)")
-      ->check(CLI::ExistingFile);
-  eval_cmd->add_option("--config", ev.config_file, "With --data: the config whose rewards, data.answer_key and data.chat_template apply "
-                       "(its data.eval when there is no --data)")->check(CLI::ExistingFile);
-  eval_cmd->add_option("--set", ev.overrides, "With --data: override a config key")->type_name("KEY=VALUE");
-  eval_cmd->add_option("--max-new-tokens", ev.max_new_tokens, "With --data: completion budget")->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-
+  auto* eval_cmd = add_eval_command(app, ev);
   grpo::ScoreArgs sc;
-  auto* score_cmd = app.add_subcommand("score", "Score saved completions with a config's rewards (one row per line: prompt, completion, answer, ...)");
-  score_cmd->add_option("--config", sc.config_file, "Config whose rewards.* apply (default: the built-in demo's)")->check(CLI::ExistingFile);
-  score_cmd->add_option("--set", sc.overrides, "Override a config key, e.g. --set rewards.math=1")->type_name("KEY=VALUE");
-  score_cmd->add_option("--input", sc.input, "JSONL rows {prompt, completion, ...}")->required();
-  score_cmd->add_flag("--json", sc.json, "One JSON object per row: each reward by name, total, correct");
-
+  auto* score_cmd = add_score_command(app, sc);
   grpo::MakeDataArgs md;
-  auto* make_cmd = app.add_subcommand("make-data", "Write the generated word-problem task (GSM8K's format) as train.jsonl and eval.jsonl");
-  make_cmd->add_option("--out", md.out, "Output folder")->required();
-  make_cmd->add_option("--train", md.train, "Training rows")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{10000000}));
-  make_cmd->add_option("--eval", md.eval, "Evaluation rows (none shared with training)")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1000000}));
-  make_cmd->add_option("--seed", md.seed, "Seed")->capture_default_str();
-  make_cmd->add_option("--style", md.style, "Row shape: trl (string prompts), messages, or verl")->capture_default_str()
-      ->check(CLI::IsMember({"trl", "messages", "verl"}));
-  make_cmd->add_option("--min-steps", md.min_steps, "Fewest computation steps per problem")->capture_default_str();
-  make_cmd->add_option("--max-steps", md.max_steps, "Most computation steps per problem")->capture_default_str();
-  make_cmd->add_option("--max-value", md.max_value, "Largest number written in a question")->capture_default_str();
-
-  grpo::TokenizeArgs tk;
-  auto* tok_cmd = app.add_subcommand("tokenize", "Print the ids (and with --json each token's text) a model's tokenizer gives a text");
-  tok_cmd->add_option("--model", tk.model, "A Hugging Face model folder (only its tokenizer files are read), a checkpoint, or builtin:demo-base")
-      ->required();
-  tok_cmd->add_option("--text", tk.text, "Text to tokenize");
-  tok_cmd->add_option("--file", tk.file, "File whose bytes to tokenize")->check(CLI::ExistingFile);
-  tok_cmd->add_flag("--json", tk.json, "Print JSON: ids and each token's text");
-
-  grpo::GenerateArgs gn;
-  auto* gen_cmd = app.add_subcommand("generate", "Complete a prompt with a model (greedy at temperature 0)");
-  gen_cmd->add_option("--model", gn.model, "A Hugging Face model folder, a checkpoint, or builtin:demo-base")->required();
-  gen_cmd->add_option("--prompt", gn.prompt, "The prompt (plain text, or the user message with --chat)")->required();
-  gen_cmd->add_flag("--chat", gn.chat, "Render the prompt as a user message with the model's chat template");
-  gen_cmd->add_option("--system", gn.system, "With --chat: a system message before the prompt");
-  gen_cmd->add_flag("!--no-thinking", gn.thinking, "With --chat: enable_thinking=false (Qwen3's non-thinking mode)");
-  gen_cmd->add_option("--max-new-tokens", gn.max_new_tokens, "Completion budget")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  gen_cmd->add_option("--temperature", gn.temperature, "Sampling temperature; 0 = greedy")->capture_default_str()->check(CLI::Range(0.0, 100.0));
-  gen_cmd->add_option("--top-p", gn.top_p, "Nucleus mass")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
-  gen_cmd->add_option("--seed", gn.seed, "Sampling seed")->capture_default_str();
-  gen_cmd->add_option("--threads", gn.threads, "CPU threads (0 = all cores)")->capture_default_str();
-  gen_cmd->add_flag("--json", gn.json, "Print JSON: prompt, prompt and completion ids, completion text");
-
-  grpo::ExportArgs ex;
-  auto* export_cmd = app.add_subcommand("export", "Write a checkpoint (or any model) as a Hugging Face folder (config.json, model.safetensors, tokenizer)");
-  export_cmd->add_option("--checkpoint", ex.checkpoint, "A run's checkpoint, a base model, builtin:demo-base, or a model folder")->required();
-  export_cmd->add_option("--out", ex.out, "Output folder")->required();
-  export_cmd->add_option("--dtype", ex.dtype, "Weights: bf16 or f32")->capture_default_str()->check(CLI::IsMember({"bf16", "f32"}));
+  auto* make_cmd = add_make_data_command(app, md);
+  ModelCommands mc;
+  add_model_commands(app, mc);
 
   auto* config_cmd = app.add_subcommand("config", "Print the built-in demo config as JSON (a starting point for your own)");
 
@@ -427,9 +454,9 @@ int main(int argc, char** argv) {
     if (eval_cmd->parsed()) return cmd_eval(ev);
     if (score_cmd->parsed()) return grpo::cmd_score(sc);
     if (make_cmd->parsed()) return grpo::cmd_make_data(md);
-    if (tok_cmd->parsed()) return grpo::cmd_tokenize(tk);
-    if (gen_cmd->parsed()) return grpo::cmd_generate(gn);
-    if (export_cmd->parsed()) return grpo::cmd_export(ex);
+    if (mc.tokenize->parsed()) return grpo::cmd_tokenize(mc.tk);
+    if (mc.generate->parsed()) return grpo::cmd_generate(mc.gn);
+    if (mc.export_->parsed()) return grpo::cmd_export(mc.ex);
     if (keygen_cmd->parsed()) {
       const auto [pub, sec] = grpo::ipc::make_curve_keypair();
       std::cout << nlohmann::json{{"public", pub}, {"secret", sec}}.dump(2) << "\n";
