@@ -24,6 +24,7 @@ inline constexpr const char* kStateCheckpointing = "checkpointing";
 inline constexpr const char* kStateWaiting = "waiting";  // on something outside the trainer (a reward server); "reason" says what
 inline constexpr const char* kStateStopping = "stopping";
 inline constexpr const char* kStateFinished = "finished";
+inline constexpr const char* kStateStopped = "stopped";  // by a stop command or a signal, after its checkpoint
 inline constexpr const char* kStateFailed = "failed";
 
 // Control: the trainer binds a ROUTER socket, clients connect DEALER sockets. Frames: [json] from a

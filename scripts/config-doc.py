@@ -37,7 +37,20 @@ for header in ("trainer/config.h", "trainer/model_spec.h"):
             elif t == "std::vector<std::string>":
                 fields.setdefault(key, f'| `{key}` | list of strings | `[]` | {comment} |')
 
+# Watchdog rules: WatchdogRule <rule>{"action", threshold, steps};  // comment  ->  watchdogs.<rule>.* (all live)
+for line in (root / "trainer/config.h").read_text().splitlines():
+    if m := re.match(r'\s+WatchdogRule (\w+)\{"(\w+)", ([\d.e+-]+), (\d+)\};\s*//\s*(.*)', line):
+        rule, action, threshold, steps, comment = m.groups()
+        k = f"watchdogs.{rule}"
+        fields[k + ".action"] = f"| `{k}.action` | string | `\"{action}\"` | live; off, event, alert, pause or checkpoint_pause when: {comment} |"
+        if rule == "nonfinite":
+            continue  # nothing to tune (add_watchdog_fields gives it no threshold or steps)
+        fields[k + ".threshold"] = f"| `{k}.threshold` | number | `{threshold}` | live; the {rule} rule's limit |"
+        fields[k + ".steps"] = f"| `{k}.steps` | integer | `{steps}` | live; the {rule} rule's steps (consecutive, or its window) |"
+watchdog_keys = [k for k in fields if k.startswith("watchdogs.")]
+
 schema = re.findall(r'(?:num|text|flag|list)\("([\w.]+)"', (root / "trainer/config.cpp").read_text())
+schema += watchdog_keys  # add_watchdog_fields() appends them after the table, in this order
 missing = [k for k in schema if k not in fields]
 if missing:
     raise SystemExit(f"config-doc: no documented field for {missing}")

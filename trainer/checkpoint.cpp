@@ -157,6 +157,19 @@ std::optional<std::string> latest_checkpoint(const std::string& dir) {
   return all.back().second;
 }
 
+std::optional<std::string> checkpoint_at_or_before(const std::string& dir, int64_t step) {
+  std::optional<std::string> best;
+  for (const auto& [s, path] : list_checkpoints(dir))
+    if (s <= step) best = path;
+  return best;
+}
+
+std::vector<int64_t> checkpoint_steps(const std::string& dir) {
+  std::vector<int64_t> out;
+  for (const auto& [s, path] : list_checkpoints(dir)) out.push_back(s);
+  return out;
+}
+
 void prune_checkpoints(const std::string& dir, int64_t keep) {
   auto all = list_checkpoints(dir);
   for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove(all[i].second);

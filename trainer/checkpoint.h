@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "trainer/model.h"
 
@@ -50,6 +51,9 @@ void read_optimizer_state(const std::string& path, torch::optim::Optimizer& opti
 // Run checkpoints live in <run>/checkpoints/step_NNNNNN.pt.
 std::string checkpoint_path(const std::string& dir, int64_t step);
 std::optional<std::string> latest_checkpoint(const std::string& dir);
+// The newest checkpoint at or before `step` (a fork's starting point); nullopt when there is none.
+std::optional<std::string> checkpoint_at_or_before(const std::string& dir, int64_t step);
+std::vector<int64_t> checkpoint_steps(const std::string& dir);  // ascending
 // Deletes all but the newest `keep` complete checkpoints (and stale .tmp files).
 void prune_checkpoints(const std::string& dir, int64_t keep);
 

@@ -25,6 +25,9 @@ ConfigField flag(std::string key, bool* p) { return {std::move(key), p, 0, 0, {}
 ConfigField text(std::string key, std::string* p, std::vector<std::string> choices = {}) {
   return {std::move(key), p, 0, 0, std::move(choices), false};
 }
+ConfigField live_text(std::string key, std::string* p, std::vector<std::string> choices) {
+  return {std::move(key), p, 0, 0, std::move(choices), true};
+}
 ConfigField list(std::string key, std::vector<std::string>* p) { return {std::move(key), p, 0, 0, {}, false}; }
 
 std::string type_name(const ConfigField::Target& t) {
@@ -137,8 +140,24 @@ void flatten(const json& j, const std::string& prefix, std::vector<std::pair<std
 
 }  // namespace
 
+// The watchdog rules' keys: watchdogs.<rule>.action / .threshold / .steps, all live.
+static void add_watchdog_fields(std::vector<ConfigField>& out, WatchdogConfig& w) {
+  const std::vector<std::string> actions = {"off", "event", "alert", "pause", "checkpoint_pause"};
+  const std::pair<const char*, WatchdogRule*> rules[] = {
+      {"nonfinite", &w.nonfinite},     {"entropy_floor", &w.entropy_floor}, {"kl_ceiling", &w.kl_ceiling},
+      {"clipped_ceiling", &w.clipped_ceiling}, {"zero_spread", &w.zero_spread}, {"reward_drop", &w.reward_drop},
+      {"length_drift", &w.length_drift}};
+  for (const auto& [name, rule] : rules) {
+    const std::string k = std::string("watchdogs.") + name;
+    out.push_back(live_text(k + ".action", &rule->action, actions));
+    if (rule == &w.nonfinite) continue;  // nothing to tune: not finite is not finite
+    out.push_back(num(k + ".threshold", &rule->threshold, 0.0, 1e9, /*live=*/true));
+    out.push_back(num(k + ".steps", &rule->steps, 1, 100000, /*live=*/true));
+  }
+}
+
 std::vector<ConfigField> config_fields(Config& c) {
-  return {
+  std::vector<ConfigField> f = {
       text("name", &c.name),
       num("seed", &c.seed, 0, 9e15),
       num("max_steps", &c.max_steps, 0, 1e9),
@@ -229,6 +248,8 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("pretrain.stop_greedy_min", &c.pretrain.stop_greedy_min, 0.0, 1.0),
       num("pretrain.stop_greedy_max", &c.pretrain.stop_greedy_max, 0.0, 1.0),
   };
+  add_watchdog_fields(f, c.watchdogs);
+  return f;
 }
 
 Config config_from_json(const json& j, const std::string& source) {
@@ -265,6 +286,19 @@ json config_to_json(const Config& config) {
       std::replace(k.begin(), k.end(), '.', '/');
       return k;
     }())] = v;
+  }
+  return out;
+}
+
+json config_changes(const Config& a, const Config& b) {
+  Config ca = a, cb = b;
+  const auto fa = config_fields(ca), fb = config_fields(cb);
+  json out = json::object();
+  for (size_t i = 0; i < fa.size(); ++i) {
+    json va, vb;
+    std::visit([&](auto* p) { va = *p; }, fa[i].target);
+    std::visit([&](auto* p) { vb = *p; }, fb[i].target);
+    if (va != vb) out[fa[i].key] = {{"from", va}, {"to", vb}};
   }
   return out;
 }

@@ -89,6 +89,26 @@ struct RewardConfig {
   std::vector<std::string> markers;  // self-verification words in the reasoning; empty = the task's default
 };
 
+// Watchdogs (docs/watchdogs.md): rules over each step's metrics, checked at the step boundary. Each rule has
+// an action (ipc/names.h watchdog::kAction*: off, event, alert, pause, checkpoint_pause), a threshold and a
+// step count; every key is live. A rule fires once when its condition starts to hold and again only after
+// it has cleared (nonfinite fires at every step that skipped an update).
+struct WatchdogRule {
+  std::string action;    // off | event | alert | pause | checkpoint_pause
+  double threshold = 0;  // the rule's limit (see each rule)
+  int64_t steps = 1;     // consecutive steps (floors, ceilings) or the window (reward_drop, length_drift)
+};
+
+struct WatchdogConfig {
+  WatchdogRule nonfinite{"pause", 0, 1};           // loss, gradient norm or logits not finite: the update is skipped
+  WatchdogRule entropy_floor{"pause", 0.02, 3};    // entropy (nats/token) below threshold for `steps` steps
+  WatchdogRule kl_ceiling{"pause", 1.0, 2};        // k3 KL to the reference above threshold for `steps` steps
+  WatchdogRule clipped_ceiling{"alert", 0.5, 3};   // fraction of completions cut at max_new_tokens above threshold
+  WatchdogRule zero_spread{"alert", 0.95, 10};     // fraction of groups with one reward for all above threshold
+  WatchdogRule reward_drop{"alert", 0.25, 10};     // mean reward (EMA over `steps`) below its best by more than threshold
+  WatchdogRule length_drift{"event", 1.0, 10};     // mean length changed by more than threshold x its value `steps` steps ago
+};
+
 struct OptimConfig {
   double lr = 5e-5;               // peak learning rate (AdamW); the demo's checking rise takes ~10 steps
   double beta1 = 0.9;             // AdamW beta1
@@ -141,6 +161,7 @@ struct Config {
   GrpoConfig grpo;
   RewardConfig rewards;
   OptimConfig optim;
+  WatchdogConfig watchdogs;
   PretrainConfig pretrain;
 };
 
@@ -171,6 +192,9 @@ void apply_override(Config& config, const std::string& assignment);
 // Sets one key from a JSON value, checking type and range; `live_only` refuses keys that are not live.
 void set_config_value(Config& config, const std::string& key, const nlohmann::json& value, bool live_only,
                       const std::string& source);
+
+// The keys whose values differ between two configs: {key: {"from": a's, "to": b's}} (a fork's changes).
+nlohmann::json config_changes(const Config& a, const Config& b);
 
 // Range checks of every field plus the cross-field rules; throws ConfigError naming the field.
 void validate_config(const Config& config);

@@ -3,6 +3,7 @@
 
 #include "ipc/messages.h"
 #include "ipc/protocol.h"
+#include "trainer/watchdog.h"
 
 namespace grpo {
 
@@ -26,9 +27,10 @@ json live_schema(Config& c) {
   json out = json::object();
   for (const auto& f : config_fields(c)) {
     if (!f.live) continue;
-    const char* type = f.target.index() == 0 ? "integer" : f.target.index() == 1 ? "number" : "other";
+    const char* type = f.target.index() == 0 ? "integer" : f.target.index() == 1 ? "number" : f.target.index() == 3 ? "choice" : "other";
     out[f.key] = {{"type", type}, {"min", f.min}, {"max", f.max}, {"min_exclusive", f.min_exclusive},
                   {"value", value_of(c, f.key)}};
+    if (!f.choices.empty()) out[f.key]["choices"] = f.choices;
   }
   return out;
 }
@@ -84,6 +86,17 @@ void RunControl::request_stop() {
   cv_.notify_all();
 }
 
+void RunControl::request_pause(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pause_ = true;
+  pause_reason_ = reason;
+}
+
+std::string RunControl::pause_reason() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pause_reason_;
+}
+
 RunControl::Boundary RunControl::take_boundary() {
   Boundary b;
   if (!pending_.empty()) {
@@ -106,7 +119,8 @@ json RunControl::handle(const std::string& cmd, const json& args) {
   };
   if (cmd == proto::kCmdHello) {
     json h = {{"version", proto::kVersion}, {"run", run_id_}, {"state", state_}, {"step", completed_},
-              {"config", config_to_json(config_)}, {"live", live_schema(config_)}};
+              {"config", config_to_json(config_)}, {"live", live_schema(config_)},
+              {"watchdogs", describe_watchdogs(config_.watchdogs)}};
     for (const auto& [k, v] : info_.items()) h[k] = v;
     return h;
   }
@@ -115,7 +129,7 @@ json RunControl::handle(const std::string& cmd, const json& args) {
     if (stop_) throw ipc::CommandError(proto::kErrWrongState, "the run is stopping");
     pause_ = true;
     json r = status();
-    r["state"] = state_ == "paused" ? "paused" : "pausing";
+    r["state"] = state_ == ipc::protocol::kStatePaused ? ipc::protocol::kStatePaused : "pausing";
     r["pauses_after_step"] = in_step_ ? completed_ + 1 : completed_;
     return r;
   }
@@ -129,7 +143,7 @@ json RunControl::handle(const std::string& cmd, const json& args) {
     stop_ = true;
     cv_.notify_all();
     json r = status();
-    r["state"] = "stopping";
+    r["state"] = ipc::protocol::kStateStopping;
     return r;
   }
   if (cmd == proto::kCmdCheckpoint) {

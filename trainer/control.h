@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "ipc/protocol.h"
 #include "ipc/trainer_endpoint.h"
 #include "trainer/config.h"
 
@@ -42,6 +43,10 @@ class RunControl : public ipc::CommandHandler {
   void begin_step();                      // the step is under way (for from_step in `set` replies)
   void set_state(const std::string& state);
   void request_stop();                    // Ctrl-C / SIGTERM
+  // The trainer pauses itself (a watchdog fired): the run waits at the next boundary, as after `pause`;
+  // `reason` goes with the paused state until the run resumes.
+  void request_pause(const std::string& reason);
+  std::string pause_reason();
   bool stop_requested();                  // a stop was asked for (by a client or a signal)
   void add_info(const nlohmann::json& fields);  // extra fields for hello (e.g. the bound endpoints)
   // A check of a `set` candidate beyond the schema's, that needs the run (its prompts' lengths against the
@@ -61,10 +66,11 @@ class RunControl : public ipc::CommandHandler {
   nlohmann::json info_;           // extra fields for hello (endpoints, pid, ...)
   std::function<void(const Config&)> run_check_;
   const std::atomic<bool>* external_stop_ = nullptr;
-  std::string state_ = "starting";
+  std::string state_ = ipc::protocol::kStateStarting;
   int64_t completed_ = 0;
   bool in_step_ = false;
   bool pause_ = false, stop_ = false, checkpoint_ = false;
+  std::string pause_reason_;  // why the trainer paused itself ("" for a client's pause)
 };
 
 template <typename OnState>
@@ -75,9 +81,9 @@ RunControl::Boundary RunControl::step_boundary(int64_t completed, OnState&& on_s
   in_step_ = false;
   bool waited = false;
   if (pause_ && !stop_) {
-    state_ = "paused";
+    state_ = ipc::protocol::kStatePaused;
     lock.unlock();
-    on_state("paused");
+    on_state(ipc::protocol::kStatePaused);
     lock.lock();
     while (pause_ && !stop_) {
       cv_.wait_for(lock, std::chrono::milliseconds(200));
@@ -89,9 +95,10 @@ RunControl::Boundary RunControl::step_boundary(int64_t completed, OnState&& on_s
       }
     }
     waited = true;
-    if (!stop_) state_ = "running";
+    pause_reason_.clear();
+    if (!stop_) state_ = ipc::protocol::kStateRunning;
     lock.unlock();
-    if (!stop_) on_state("running");
+    if (!stop_) on_state(ipc::protocol::kStateRunning);
     lock.lock();
   }
   Boundary b = take_boundary();

@@ -9,9 +9,12 @@
 #include <iomanip>
 #include <sstream>
 
+#include "ipc/names.h"
 #include "trainer/sampler.h"
 
 namespace grpo {
+
+namespace metric = ipc::metric;
 
 namespace {
 
@@ -171,13 +174,13 @@ nlohmann::json DataEvalResult::to_json() const {
 }
 
 std::map<std::string, double> DataEvalResult::metrics() const {
-  std::map<std::string, double> m = {{"eval/greedy_accuracy", all.greedy_accuracy},
-                                     {"eval/sampled_accuracy", all.sampled_accuracy},
-                                     {"eval/pass@k", all.pass_at_k},
-                                     {"eval/format_rate", all.format_rate},
-                                     {"eval/self_verification_rate", all.verification_rate},
-                                     {"eval/mean_length", all.mean_length},
-                                     {"time/eval", seconds}};
+  std::map<std::string, double> m = {{metric::kEvalGreedyAccuracy, all.greedy_accuracy},
+                                     {metric::kEvalSampledAccuracy, all.sampled_accuracy},
+                                     {metric::kEvalPassAtK, all.pass_at_k},
+                                     {metric::kEvalFormatRate, all.format_rate},
+                                     {metric::kEvalSelfVerificationRate, all.verification_rate},
+                                     {metric::kEvalMeanLength, all.mean_length},
+                                     {metric::kTimeEval, seconds}};
   for (const auto& [name, v] : all.reward_means) m["eval/reward/" + name + "/mean"] = v;
   if (by_source.size() > 1 || (by_source.size() == 1 && !by_source.begin()->first.empty()))
     for (const auto& [source, s] : by_source) {

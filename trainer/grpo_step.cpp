@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "ipc/messages.h"
+#include "ipc/names.h"
 #include "ipc/protocol.h"
 #include "trainer/grpo_loss.h"
 #include "trainer/optimizer.h"
@@ -17,6 +18,8 @@
 #include "trainer/trainer_impl.h"
 
 namespace grpo {
+
+namespace metric = ipc::metric;
 
 using nlohmann::json;
 
@@ -103,9 +106,17 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
   const int64_t W = dist->world();
   const int64_t record = std::min(ro.groups(), (cfg.sample_prompts + W - 1) / W);  // every rank's first groups
   record_samples(ro, sc, up.logp_before, record);
-  m["time/recording"] = seconds_since(t_rec);
-  m["time/step"] = seconds_since(t_step);
+  m[metric::kTimeRecording] = seconds_since(t_rec);
+  // 6. Watchdogs (rank 0) on the step's metrics: recorded after them, acted on before the next step.
+  std::vector<WatchdogFiring> fired;
+  if (main) {
+    const auto t_watch = Clock::now();
+    fired = watchdogs.observe(step, m, cfg.watchdogs);
+    m[metric::kTimeWatchdogs] = seconds_since(t_watch);
+  }
+  m[metric::kTimeStep] = seconds_since(t_step);
   emit_metrics(step, m);
+  act_on_watchdogs(fired);
   return m;
 }
 
@@ -276,8 +287,19 @@ UpdateResult Trainer::Impl::update_policy(const RolloutResult& ro, const Scoring
         res->loss.backward();
       }
       const double max_norm = cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
-      up.grad_norm_sum += torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
-      optimizer->step();
+      const double norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
+      up.grad_norm_sum += norm;
+      // A non-finite loss or gradient (non-finite logits included) never reaches the weights: the optimizer
+      // step is skipped, the nonfinite watchdog fires (watchdog.h). The gradient norm is the same on every
+      // rank after the all-reduce; the loss is agreed on too, so every rank skips the same updates.
+      std::vector<double> bad{!std::isfinite(norm) || (res && !std::isfinite(res->loss.item<double>())) ? 1.0 : 0.0};
+      if (W > 1) dist->all_reduce(bad, Distributed::Reduce::kMax);
+      if (bad[0] > 0) {
+        optimizer->zero_grad();
+        ++up.skipped_updates;
+      } else {
+        optimizer->step();
+      }
       ++up.updates;
       if (res) {
         up.token_weight += ntok;
@@ -302,55 +324,55 @@ std::map<std::string, double> Trainer::Impl::reduce_metrics(const RolloutResult&
   const int64_t groups = ro.groups(), B = groups * g.group_size;
   const int W = dist->world();
   RankMetrics t;
-  for (const char* n : {"reward", "reward_std", "accuracy", "format_rate", "completions/mean_length",
-                        "completions/clipped_ratio", "self_verification/rate", "self_verification/rate_correct",
-                        "self_verification/rate_wrong"})
+  for (const char* n : {metric::kReward, metric::kRewardStd, metric::kAccuracy, metric::kFormatRate, metric::kMeanLength,
+                        metric::kClippedRatio, metric::kVerifyRate, metric::kVerifyRateCorrect,
+                        metric::kVerifyRateWrong})
     t.declare_mean(n);
   const std::vector<std::string> parts = RewardSet::active(cfg.rewards);
   for (const auto& k : parts) t.declare_mean("reward/" + k + "/mean");
-  t.declare_extremes("reward");
+  t.declare_extremes(metric::kReward);
   t.declare_extremes("length");
   for (int64_t b = 0; b < B; ++b) {
     const auto& s = ro.scores[static_cast<size_t>(b)];
     const double len = static_cast<double>(ro.rollout.lengths[static_cast<size_t>(b)]);
-    t.add_mean("reward", s.total);
-    t.add_mean("accuracy", s.correct);
-    t.add_mean("format_rate", s.well_formed);
-    t.add_mean("completions/mean_length", len);
-    t.add_mean("completions/clipped_ratio", ro.rollout.truncated[static_cast<size_t>(b)] ? 1.0 : 0.0);
-    t.add_mean("self_verification/rate", s.verified);
-    t.add_mean(s.correct ? "self_verification/rate_correct" : "self_verification/rate_wrong", s.verified);
+    t.add_mean(metric::kReward, s.total);
+    t.add_mean(metric::kAccuracy, s.correct);
+    t.add_mean(metric::kFormatRate, s.well_formed);
+    t.add_mean(metric::kMeanLength, len);
+    t.add_mean(metric::kClippedRatio, ro.rollout.truncated[static_cast<size_t>(b)] ? 1.0 : 0.0);
+    t.add_mean(metric::kVerifyRate, s.verified);
+    t.add_mean(s.correct ? metric::kVerifyRateCorrect : metric::kVerifyRateWrong, s.verified);
     for (const auto& k : parts) {  // a reward that does not apply to this row (NaN) is not averaged in
       const auto it = s.parts.find(k);
       if (it != s.parts.end() && std::isfinite(it->second)) t.add_mean("reward/" + k + "/mean", it->second);
     }
-    t.add_min("reward", s.total), t.add_max("reward", s.total);
+    t.add_min(metric::kReward, s.total), t.add_max(metric::kReward, s.total);
     t.add_min("length", len), t.add_max("length", len);
   }
   if (groups > 0) {
     const auto stds = sc.rewards.std(1, /*unbiased=*/true);
-    for (int64_t i = 0; i < groups; ++i) t.add_mean("reward_std", stds[i].item<double>());
+    for (int64_t i = 0; i < groups; ++i) t.add_mean(metric::kRewardStd, stds[i].item<double>());
   }
-  t.set_mean("loss", up.loss_sum, up.token_weight);
-  t.set_mean("kl", up.kl_sum, up.token_weight);
-  t.set_mean("clip_ratio/low_mean", up.clip_low, up.token_weight);
-  t.set_mean("clip_ratio/high_mean", up.clip_high, up.token_weight);
-  t.set_mean("clip_ratio/region_mean", up.clip_region, up.token_weight);
-  t.set_mean("entropy", up.entropy_sum, up.entropy_tokens);
+  t.set_mean(metric::kLoss, up.loss_sum, up.token_weight);
+  t.set_mean(metric::kKl, up.kl_sum, up.token_weight);
+  t.set_mean(metric::kClipLow, up.clip_low, up.token_weight);
+  t.set_mean(metric::kClipHigh, up.clip_high, up.token_weight);
+  t.set_mean(metric::kClipRegion, up.clip_region, up.token_weight);
+  t.set_mean(metric::kEntropy, up.entropy_sum, up.entropy_tokens);
   t.add_sum("zero_std_first", static_cast<double>(ro.zero_std_first));
-  t.add_sum("groups/sampled", static_cast<double>(ro.sampled_groups));
-  t.add_sum("groups/trained", static_cast<double>(groups));
-  t.add_sum("tokens/generated", static_cast<double>(ro.generated));
+  t.add_sum(metric::kGroupsSampled, static_cast<double>(ro.sampled_groups));
+  t.add_sum(metric::kGroupsTrained, static_cast<double>(groups));
+  t.add_sum(metric::kTokensGenerated, static_cast<double>(ro.generated));
   t.add_sum("tokens/trained", static_cast<double>(up.trained_tokens));
   for (size_t u = 0; u < up.update_loss.size(); ++u) t.add_sum("update_loss/" + std::to_string(u), up.update_loss[u]);
   const std::pair<const char*, double> agreed[] = {
       {"step", static_cast<double>(step)}, {"learning rate", lr}, {"temperature", cfg.sampling.temperature},
       {"beta", g.beta}};
   for (const auto& [name, v] : agreed) t.add_min(std::string("agreed/") + name, v), t.add_max(std::string("agreed/") + name, v);
-  t.add_max("time/generation", ro.seconds - ro.reward_seconds);
-  t.add_max("time/rewards", ro.reward_seconds);
-  t.add_max("time/scoring", sc.seconds);
-  t.add_max("time/training", up.seconds);
+  t.add_max(metric::kTimeGeneration, ro.seconds - ro.reward_seconds);
+  t.add_max(metric::kTimeRewards, ro.reward_seconds);
+  t.add_max(metric::kTimeScoring, sc.seconds);
+  t.add_max(metric::kTimeTraining, up.seconds);
   t.reduce(*dist);
   for (const auto& [name, v] : agreed) {
     (void)v;
@@ -370,31 +392,32 @@ std::map<std::string, double> Trainer::Impl::reduce_metrics(const RolloutResult&
     double weighted = 0, tokens = 0;
     for (size_t u = 0; u < up.update_tokens.size(); ++u)
       weighted += t.sum("update_loss/" + std::to_string(u)) * up.update_tokens[u], tokens += up.update_tokens[u];
-    m["loss"] = tokens > 0 ? weighted / tokens : nan;
+    m[metric::kLoss] = tokens > 0 ? weighted / tokens : nan;
   }
-  const double generated = t.sum("tokens/generated");
-  const double slowest_gen = t.max("time/generation"), slowest_train = t.max("time/training");
+  const double generated = t.sum(metric::kTokensGenerated);
+  const double slowest_gen = t.max(metric::kTimeGeneration), slowest_train = t.max(metric::kTimeTraining);
   tokens_total += static_cast<int64_t>(generated);
-  m["reward/min"] = t.min("reward");
-  m["reward/max"] = t.max("reward");
-  m["completions/min_length"] = t.min("length");
-  m["completions/max_length"] = t.max("length");
-  m["frac_reward_zero_std"] = t.sum("zero_std_first") / static_cast<double>(g.prompts_per_step);
-  m["groups/trained"] = t.sum("groups/trained");
-  m["groups/sampled"] = t.sum("groups/sampled");
-  m["grad_norm"] = up.updates > 0 ? up.grad_norm_sum / static_cast<double>(up.updates) : nan;  // the same on every rank
-  m["learning_rate"] = lr;
-  m["sampling/temperature"] = cfg.sampling.temperature;
-  m["grpo/beta"] = g.beta;
-  m["tokens/generated"] = generated;
-  m["tokens/total"] = static_cast<double>(tokens_total);
-  m["time/generation"] = slowest_gen;
-  m["time/scoring"] = t.max("time/scoring");
-  m["time/rewards"] = t.max("time/rewards");
-  m["time/training"] = slowest_train;
-  m["tokens_per_sec/generation"] = slowest_gen > 0 ? generated / slowest_gen : nan;
-  m["tokens_per_sec/training"] = slowest_train > 0 ? t.sum("tokens/trained") / slowest_train : nan;
-  if (W > 1) m["dist/world_size"] = W;
+  m[metric::kRewardMin] = t.min(metric::kReward);
+  m[metric::kRewardMax] = t.max(metric::kReward);
+  m[metric::kMinLength] = t.min("length");
+  m[metric::kMaxLength] = t.max("length");
+  m[metric::kZeroStdFraction] = t.sum("zero_std_first") / static_cast<double>(g.prompts_per_step);
+  m[metric::kGroupsTrained] = t.sum(metric::kGroupsTrained);
+  m[metric::kGroupsSampled] = t.sum(metric::kGroupsSampled);
+  m[ipc::metric::kSkippedUpdates] = static_cast<double>(up.skipped_updates);  // the same on every rank
+  m[metric::kGradNorm] = up.updates > 0 ? up.grad_norm_sum / static_cast<double>(up.updates) : nan;  // the same on every rank
+  m[metric::kLearningRate] = lr;
+  m[metric::kTemperature] = cfg.sampling.temperature;
+  m[metric::kBeta] = g.beta;
+  m[metric::kTokensGenerated] = generated;
+  m[metric::kTokensTotal] = static_cast<double>(tokens_total);
+  m[metric::kTimeGeneration] = slowest_gen;
+  m[metric::kTimeScoring] = t.max(metric::kTimeScoring);
+  m[metric::kTimeRewards] = t.max(metric::kTimeRewards);
+  m[metric::kTimeTraining] = slowest_train;
+  m[metric::kTokensPerSecGeneration] = slowest_gen > 0 ? generated / slowest_gen : nan;
+  m[metric::kTokensPerSecTraining] = slowest_train > 0 ? t.sum("tokens/trained") / slowest_train : nan;
+  if (W > 1) m[metric::kWorldSize] = W;
   return m;
 }
 

@@ -153,6 +153,8 @@ struct RunArgs {
   std::string name;
   std::vector<std::string> overrides;
   bool resume = false;
+  std::string fork;
+  int64_t from_step = -1;
   bool quiet = false;
   std::string bind = "127.0.0.1";
   int events_port = 0;
@@ -184,15 +186,22 @@ void read_curve_keys(const std::string& path, grpo::ipc::EndpointOptions& eo) {
 
 int cmd_run(const RunArgs& a) {
   grpo::Config cfg;
+  if (a.resume && !a.fork.empty()) throw grpo::ConfigError("--fork starts a new run; it cannot be combined with --resume");
   if (a.resume) {
     if (a.name.empty()) throw grpo::ConfigError("--resume needs --name NAME: the run folder to continue");
     if (!a.config_file.empty())
       throw grpo::ConfigError("--resume continues a run with its saved config.json; drop --config (use --set to change "
                               "values such as max_steps)");
     cfg = grpo::load_run_config(a.runs_dir, a.name);
+  } else if (!a.fork.empty()) {
+    if (!a.config_file.empty())
+      throw grpo::ConfigError("--fork starts from the parent's config at the fork step; drop --config (use --set to change "
+                              "values)");
+    cfg = grpo::find_fork_point(a.fork, a.from_step).config;
   } else if (!a.config_file.empty()) {
     cfg = grpo::load_config_file(a.config_file);
   }
+  if (a.from_step >= 0 && a.fork.empty()) throw grpo::ConfigError("--from-step needs --fork RUN_FOLDER");
   for (const auto& o : a.overrides) grpo::apply_override(cfg, o);
   grpo::validate_config(cfg);
 
@@ -208,6 +217,8 @@ int cmd_run(const RunArgs& a) {
   opts.runs_dir = a.runs_dir;
   opts.name = a.name;
   opts.resume = a.resume;
+  opts.fork = a.fork;
+  opts.fork_step = a.from_step;
   opts.progress = !a.quiet;
   opts.serve = !a.no_serve;
   opts.endpoint.host = a.bind;
@@ -406,6 +417,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--set", run.overrides, "Override a config key, e.g. --set max_steps=3 --set optim.lr=3e-4")
       ->type_name("KEY=VALUE");
   run_cmd->add_flag("--resume", run.resume, "Continue runs/<name> from its newest checkpoint");
+  run_cmd->add_option("--fork", run.fork,
+                      "Start a new run from this run folder's checkpoint (exact state), with --set changes (docs/watchdogs.md)");
+  run_cmd->add_option("--from-step", run.from_step,
+                      "With --fork: the parent's step (its newest checkpoint at or before it; default: its newest)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   run_cmd->add_flag("--quiet", run.quiet, "No progress lines on the terminal (trainer.log still gets them)");
   run_cmd->add_option("--bind", run.bind, "Address the protocol's sockets bind (docs/protocol.md)")->capture_default_str();
   run_cmd->add_option("--events-port", run.events_port, "PUB port (0: any free port)")->check(CLI::Range(0, 65535));

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "ipc/messages.h"
+#include "ipc/names.h"
 #include "ipc/protocol.h"
 #include "ipc/run_store.h"
 #include "trainer/checkpoint.h"
@@ -38,8 +39,11 @@
 #include "trainer/task.h"
 #include "trainer/tokenizer.h"
 #include "trainer/trainer_impl.h"
+#include "trainer/watchdog.h"
 
 namespace grpo {
+
+namespace metric = ipc::metric;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -60,6 +64,15 @@ std::string human_duration(double s) {
   else if (total >= 60) os << total / 60 << "m" << total % 60 << "s";
   else os << total << "s";
   return os.str();
+}
+
+// A fork's default name: <parent>-fork<step>, numbered when taken (-2, -3, ...).
+std::string fork_name(const RunOptions& o) {
+  const std::string parent = fs::path(o.fork).lexically_normal().filename().string();
+  const std::string base = parent.empty() ? "fork" : parent + "-fork" + (o.fork_step >= 0 ? std::to_string(o.fork_step) : "");
+  std::string name = base;
+  for (int i = 2; fs::exists(fs::path(o.runs_dir) / name); ++i) name = base + "-" + std::to_string(i);
+  return name;
 }
 
 void write_text_atomically(const fs::path& path, const std::string& text) {
@@ -93,6 +106,28 @@ Config load_run_config(const std::string& runs_dir, const std::string& name) {
   return load_config_file(path.string());
 }
 
+ForkPoint find_fork_point(const std::string& parent_dir, int64_t step) {
+  const fs::path dir = fs::path(parent_dir) / "checkpoints";
+  if (!fs::is_directory(parent_dir) || !fs::exists(fs::path(parent_dir) / "run.sqlite"))
+    throw ConfigError("--fork: '" + parent_dir + "' is not a run folder (no run.sqlite)");
+  const auto steps = checkpoint_steps(dir.string());
+  std::string have;
+  for (int64_t s : steps) have += (have.empty() ? "" : ", ") + std::to_string(s);
+  const auto path = step < 0 ? latest_checkpoint(dir.string()) : checkpoint_at_or_before(dir.string(), step);
+  if (!path)
+    throw ConfigError("--fork '" + parent_dir + "'" + (step >= 0 ? " --from-step " + std::to_string(step) : std::string()) +
+                      ": no checkpoint " + (step >= 0 ? "at or before that step" : "at all") +
+                      (have.empty() ? std::string(" (the run has none)") : " (checkpoints at steps " + have + ")"));
+  auto ck = read_checkpoint(*path);
+  if (ck.header.kind != "train" || !ck.has_optimizer)
+    throw CheckpointError("checkpoint '" + *path + "' holds no optimizer state; a fork cannot start from it");
+  ForkPoint fp;
+  fp.checkpoint = *path;
+  fp.step = ck.header.step;
+  fp.config = config_from_json(ck.header.config, "--fork checkpoint '" + *path + "'");
+  return fp;
+}
+
 // The starting policy: model.path (a Hugging Face folder), the model.init checkpoint, or a seeded random
 // init. Also the reference policy. The model's own shape goes into the effective config.
 Transformer Trainer::Impl::initial_model() { return load_start_model(cfg.model, static_cast<uint64_t>(cfg.seed)).model; }
@@ -119,8 +154,9 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
 
   if (s.opts.name.empty()) {
     if (s.opts.resume) throw ConfigError("--resume needs --name NAME: the run folder to continue");
-    s.opts.name = s.cfg.name + "-" + timestamp();
+    s.opts.name = s.opts.fork.empty() ? s.cfg.name + "-" + timestamp() : fork_name(s.opts);
   }
+  if (s.opts.resume && !s.opts.fork.empty()) throw ConfigError("--fork starts a new run; it cannot be combined with --resume");
   s.dist = std::make_unique<Distributed>(s.opts.dist, std::chrono::seconds(s.cfg.dist_timeout));
   s.main = s.dist->is_main();
   s.opts.name = s.dist->broadcast(s.opts.name);  // rank 0's timestamp names the run on every rank
@@ -129,6 +165,8 @@ Trainer::Trainer(Config config, RunOptions options) : impl_(std::make_unique<Imp
 
   if (s.opts.resume) {
     s.setup_resumed_run();
+  } else if (!s.opts.fork.empty()) {
+    s.setup_forked_run();
   } else {
     s.setup_new_run();
   }
@@ -176,8 +214,8 @@ void Trainer::Impl::set_state(const std::string& state, const std::string& reaso
   control->set_state(state);
   json data = {{"state", state}, {"step", step}};
   if (!reason.empty()) data["reason"] = reason;
-  emit_event(step, "status", data);
-  if (store && (state == "running" || state == "finished" || state == "failed" || state == "stopped"))
+  emit_event(step, ipc::event::kStatus, data);
+  if (store && (state == ipc::protocol::kStateRunning || state == ipc::protocol::kStateFinished || state == ipc::protocol::kStateFailed || state == ipc::protocol::kStateStopped))
     store->set_meta("state", state);
 }
 
@@ -199,7 +237,7 @@ void Trainer::Impl::start_serving() {
     write_text_atomically(run_dir / "endpoints.json", ep.dump(2) + "\n");
   }
   log->sinks().push_back(std::make_shared<CallbackSink>([this](const std::string& line) {
-    emit_event(step, "log", {{"level", "info"}, {"message", line}});
+    emit_event(step, ipc::event::kLog, {{"level", "info"}, {"message", line}});
   }));
 }
 
@@ -207,8 +245,8 @@ void Trainer::Impl::start_serving() {
 // that it is still there, so their collectives do not time out), then sends what to apply.
 RunControl::Boundary Trainer::Impl::sync_boundary() {
   auto on_state = [&](const std::string& state) {
-    set_state(state);
-    log->info("{} at step {}", state == "paused" ? "paused" : "resumed", step);
+    set_state(state, state == ipc::protocol::kStatePaused ? control->pause_reason() : std::string());
+    log->info("{} at step {}", state == ipc::protocol::kStatePaused ? "paused" : "resumed", step);
   };
   if (dist->world() == 1) {
     auto b = control->step_boundary(step, on_state);
@@ -239,7 +277,7 @@ void Trainer::Impl::apply_boundary(const RunControl::Boundary& b) {
     for (const auto& [key, change] : b.changed.items()) set_config_value(cfg, key, change["to"], true, "set");
     validate_config(cfg);
     if (cfg.grpo.beta > 0.0 && !reference) load_reference();  // β switched on: load π_ref now
-    emit_event(step, "hparams", {{"changed", b.changed}, {"from_step", step + 1}});
+    emit_event(step, ipc::event::kHparams, {{"changed", b.changed}, {"from_step", step + 1}});
     log->info("set at step {}: {}", step, b.changed.dump());
   }
   if (b.checkpoint) checkpoint();
@@ -284,7 +322,7 @@ void Trainer::Impl::setup_new_run() {
   gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
 
   start_serving();
-  emit_event(0, "start", {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()},
+  emit_event(0, ipc::event::kStart, {{"config", config_to_json(cfg)}, {"parameters", model->num_parameters()},
                           {"world_size", dist->world()}});
   log->info("run {} | {} | {:.3f}M parameters | {} steps of {} prompts x {} completions{}", run_dir_str,
             !cfg.model.path.empty() ? cfg.model.path : cfg.model.init.empty() ? "random init" : cfg.model.init, model->num_parameters() / 1e6, cfg.max_steps,
@@ -302,24 +340,13 @@ void Trainer::Impl::setup_resumed_run() {
 
   open_log();
 
-  model = ck.model;
   // The checkpoint's tokenizer is the run's; a --set model.path pointing elsewhere would pair these weights
   // with another vocabulary.
   if (ck.header.tokenizer != tokenizer->describe())
     throw ConfigError("--resume: checkpoint '" + *latest + "' was trained with tokenizer '" +
                       ck.header.tokenizer.substr(0, 120) + "', but the config's model gives '" +
                       tokenizer->describe().substr(0, 120) + "' (model.path changed?)");
-  check_context();
-  step = ck.header.step;
-  tokens_total = ck.header.state.value("tokens_total", int64_t{0});
-  prompts->restore(ck.header.state);
-  gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
-  if (ck.torch_rng.defined()) gen.set_state(ck.torch_rng);
-  optimizer = make_optimizer(model, cfg.optim);
-  read_optimizer_state(*latest, *optimizer);
-  if (cfg.grpo.beta > 0.0) {
-    load_reference();
-  }
+  restore_training_state(ck);
 
   int64_t recorded = step;
   if (main) {
@@ -330,9 +357,71 @@ void Trainer::Impl::setup_resumed_run() {
     store->set_meta("config", config_to_json(cfg).dump());
   }
   start_serving();
-  emit_event(step, "resume",
+  emit_event(step, ipc::event::kResume,
              {{"checkpoint", *latest}, {"from_step", step}, {"discarded_steps", std::max<int64_t>(0, recorded - step)}});
   log->info("resumed {} from {} (step {})", run_dir_str, *latest, step);
+}
+
+// The training state a checkpoint holds: weights, optimizer, step, data position, RNG, watchdogs' memory.
+void Trainer::Impl::restore_training_state(const LoadedCheckpoint& ck) {
+  // The weights are the checkpoint's: a model.* key that differs would describe another model.
+  if (!ck.header.config.empty()) {
+    const json changed = config_changes(config_from_json(ck.header.config, "checkpoint '" + ck.path + "'"), cfg);
+    for (const auto& [key, change] : changed.items())
+      if (key.rfind("model.", 0) == 0)
+        throw ConfigError("'" + key + "' cannot change from the checkpoint's " + change["from"].dump() + " to " +
+                          change["to"].dump() + ": a resumed or forked run continues checkpoint '" + ck.path +
+                          "''s model (start a new run to change it)");
+  }
+  model = ck.model;
+  if (ck.header.tokenizer != tokenizer->describe())
+    throw ConfigError("checkpoint '" + ck.path + "' was trained with tokenizer '" + ck.header.tokenizer.substr(0, 120) +
+                      "', but the config's model gives '" + tokenizer->describe().substr(0, 120) + "' (model.path changed?)");
+  check_context();
+  step = ck.header.step;
+  last_checkpoint_step = step;
+  tokens_total = ck.header.state.value("tokens_total", int64_t{0});
+  prompts->restore(ck.header.state);
+  watchdogs.restore(ck.header.state.value("watchdogs", json()));
+  gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
+  if (ck.torch_rng.defined()) gen.set_state(ck.torch_rng);
+  optimizer = make_optimizer(model, cfg.optim);
+  read_optimizer_state(ck.path, *optimizer);
+  if (cfg.grpo.beta > 0.0) load_reference();
+}
+
+// A fork: a new run folder that starts from another run's checkpoint (exact weights, optimizer, data
+// position and RNG), with the config in effect there plus the --set changes. Its store names the parent;
+// its first checkpoint (at the fork step) is its own copy, so the parent may be pruned, killed or deleted.
+void Trainer::Impl::setup_forked_run() {
+  if (main && fs::exists(run_dir))
+    throw ConfigError("run folder '" + run_dir_str + "' already exists: give the fork another --name");
+  const ForkPoint fp = find_fork_point(opts.fork, opts.fork_step);
+  auto ck = read_checkpoint(fp.checkpoint);
+  restore_training_state(ck);
+  if (main) fs::create_directories(run_dir / "checkpoints");
+  open_log();
+  const std::string parent_dir = fs::absolute(opts.fork).lexically_normal().string();
+  const std::string parent_run = fs::path(parent_dir).filename().string();
+  if (main) {
+    write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
+    store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
+    store->set_meta("run_id", opts.name);
+    store->set_meta("config", config_to_json(cfg).dump());
+    store->set_meta("created", std::to_string(unix_now()));
+    store->set_meta(ipc::meta::kParentRun, parent_run);
+    store->set_meta(ipc::meta::kParentDir, parent_dir);
+    store->set_meta(ipc::meta::kParentStep, std::to_string(step));
+  }
+  start_serving();
+  const json changed = config_changes(fp.config, cfg);
+  emit_event(step, ipc::event::kFork,
+             {{"parent_run", parent_run}, {"parent_dir", parent_dir}, {"parent_step", step}, {"checkpoint", fp.checkpoint},
+              {"changed", changed}, {"config", config_to_json(cfg)}, {"parameters", model->num_parameters()},
+              {"world_size", dist->world()}});
+  if (main) checkpoint();  // the fork's own starting point
+  log->info("fork {} of {} at step {} ({}) | changed: {}", run_dir_str, parent_dir, step, fp.checkpoint,
+            changed.empty() ? std::string("nothing") : changed.dump());
 }
 
 std::string Trainer::Impl::checkpoint() {
@@ -344,14 +433,16 @@ std::string Trainer::Impl::checkpoint() {
   h.config = config_to_json(cfg);
   h.state = prompts->state();  // the data position (or the built-in task's generator)
   h.state["tokens_total"] = tokens_total;
+  h.state["watchdogs"] = watchdogs.state();
   const std::string previous_state = control->state();
-  control->set_state("checkpointing");
+  control->set_state(ipc::protocol::kStateCheckpointing);
   const torch::Tensor rng_state = gen.get_state();
   const std::string dir = (run_dir / "checkpoints").string();
   const std::string path = checkpoint_path(dir, step);
   write_checkpoint(path, h, model, optimizer.get(), &rng_state);
   prune_checkpoints(dir, cfg.keep_checkpoints);
-  emit_event(step, "checkpoint", {{"path", path}});
+  emit_event(step, ipc::event::kCheckpoint, {{"path", path}});
+  last_checkpoint_step = step;
   control->set_state(previous_state);
   return path;
 }
@@ -384,15 +475,15 @@ void Trainer::Impl::held_out_eval() {
   eo.max_new_tokens = cfg.sampling.max_new_tokens;
   eo.seed = seed;
   const EvalResult e = evaluate(model, *task, *tokenizer, eo);
-  emit_metrics(step, {{"eval/greedy_accuracy", e.greedy_accuracy},
-                         {"eval/sampled_accuracy", e.sampled_accuracy},
-                         {"eval/first_answer_accuracy", e.first_answer_accuracy},
-                         {"eval/check_rate", e.check_rate},
-                         {"eval/p_correct_checked", e.p_correct_checked},
-                         {"eval/p_correct_unchecked", e.p_correct_unchecked},
-                         {"eval/format_rate", e.format_rate},
-                         {"eval/mean_length", e.mean_length},
-                         {"time/eval", e.seconds}});
+  emit_metrics(step, {{metric::kEvalGreedyAccuracy, e.greedy_accuracy},
+                         {metric::kEvalSampledAccuracy, e.sampled_accuracy},
+                         {metric::kEvalFirstAnswerAccuracy, e.first_answer_accuracy},
+                         {metric::kEvalCheckRate, e.check_rate},
+                         {metric::kEvalPCorrectChecked, e.p_correct_checked},
+                         {metric::kEvalPCorrectUnchecked, e.p_correct_unchecked},
+                         {metric::kEvalFormatRate, e.format_rate},
+                         {metric::kEvalMeanLength, e.mean_length},
+                         {metric::kTimeEval, e.seconds}});
   log->info("eval  {:>4} | held-out greedy acc {:.3f} | sampled acc {:.3f} | check rate {:.3f} | len {:.1f} | {:.1f} s",
             step, e.greedy_accuracy, e.sampled_accuracy, e.check_rate, e.mean_length, e.seconds);
 }
@@ -423,14 +514,28 @@ bool Trainer::Impl::on_reward_wait(bool now_waiting, const std::string& reason) 
   return !control->stop_requested();
 }
 
+// A fired watchdog: its `watchdog` event (with the newest checkpoint before it, where a fork would start),
+// a log line, and its action: checkpoint_pause writes a checkpoint first; pause and checkpoint_pause make
+// the run wait at the next boundary, as a client's pause does, with the rule as the reason.
+void Trainer::Impl::act_on_watchdogs(const std::vector<WatchdogFiring>& fired) {
+  for (const auto& f : fired) {
+    json data = f.to_json();
+    if (f.action == ipc::watchdog::kActionCheckpointPause) checkpoint();
+    if (last_checkpoint_step >= 0) data["checkpoint_step"] = last_checkpoint_step;
+    emit_event(step, ipc::event::kWatchdog, data);
+    log->warn("watchdog {} ({}) at step {}: {}", f.rule, f.action, step, f.message);
+    if (f.pauses()) control->request_pause("watchdog " + f.rule + ": " + f.message);
+  }
+}
+
 void Trainer::Impl::print_progress(const std::map<std::string, double>& m, double step_seconds) {
   const double avg = seconds_since(started) / static_cast<double>(std::max<int64_t>(steps_this_session, 1));
   const double eta = avg * static_cast<double>(std::max<int64_t>(cfg.max_steps - step, 0));
   log->info("step {:>4}/{} | reward {:.3f} | acc {:.3f} | verify {:.2f} | len {:5.1f} | kl {:.4f} | "
             "gen {:.1f}k tok/s | train {:.1f}k tok/s | {:.2f} s/step | ETA {}",
-            step, cfg.max_steps, m.at("reward"), m.at("accuracy"), m.at("self_verification/rate"),
-            m.at("completions/mean_length"), m.at("kl"), m.at("tokens_per_sec/generation") / 1000.0,
-            m.at("tokens_per_sec/training") / 1000.0, step_seconds, human_duration(eta));
+            step, cfg.max_steps, m.at(metric::kReward), m.at(metric::kAccuracy), m.at(metric::kVerifyRate),
+            m.at(metric::kMeanLength), m.at(metric::kKl), m.at(metric::kTokensPerSecGeneration) / 1000.0,
+            m.at(metric::kTokensPerSecTraining) / 1000.0, step_seconds, human_duration(eta));
 }
 
 std::map<std::string, double> Trainer::step() {
@@ -450,7 +555,7 @@ void Trainer::train() {
   s.started = Clock::now();
   s.steps_this_session = 0;
   try {
-    s.set_state("running");
+    s.set_state(ipc::protocol::kStateRunning);
     if (s.main && s.step == 0 && s.cfg.eval_every > 0) s.guarded_eval();  // the start of every eval/* curve
     bool stopped = false;
     while (s.step < s.cfg.max_steps) {
@@ -474,10 +579,10 @@ void Trainer::train() {
     }
     if (!s.main) return;  // rank 0 writes the final checkpoint
     stopped |= stop_requested_.load();
-    s.set_state("stopping");
+    s.set_state(ipc::protocol::kStateStopping);
     const std::string path = s.checkpoint();
     s.emit_event(s.step, stopped ? "stop" : "finish", {{"checkpoint", path}});
-    s.log->info("{} at step {}; checkpoint {}", stopped ? "stopped" : "finished", s.step, path);
+    s.log->info("{} at step {}; checkpoint {}", stopped ? ipc::protocol::kStateStopped : ipc::protocol::kStateFinished, s.step, path);
     if (s.cfg.export_on_finish) {
       // The run itself is done and checkpointed: a failed export is reported, not a failed run (the
       // checkpoint can be exported again with `grpo-train export`).
@@ -486,14 +591,14 @@ void Trainer::train() {
       const std::string dir = (s.run_dir / "export").string();
       try {
         export_hf_model(s.model, *s.tokenizer, dir, eo);
-        s.emit_event(s.step, "export", {{"path", dir}, {"dtype", eo.dtype}});
+        s.emit_event(s.step, ipc::event::kExport, {{"path", dir}, {"dtype", eo.dtype}});
         s.log->info("exported the model ({}) to {}", eo.dtype, dir);
       } catch (const std::exception& e) {
-        s.emit_event(s.step, "export", {{"path", dir}, {"error", e.what()}});
+        s.emit_event(s.step, ipc::event::kExport, {{"path", dir}, {"error", e.what()}});
         s.log->info("export to {} failed: {} (grpo-train export --checkpoint {} --out DIR retries it)", dir, e.what(), path);
       }
     }
-    s.set_state(stopped ? "stopped" : "finished");
+    s.set_state(stopped ? ipc::protocol::kStateStopped : ipc::protocol::kStateFinished);
     if (s.endpoint) {
       // Let subscribers see the final state, then stop serving.
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -502,7 +607,7 @@ void Trainer::train() {
       fs::remove(s.run_dir / "endpoints.json", ec);
     }
   } catch (const std::exception& e) {
-    s.set_state("failed", e.what());
+    s.set_state(ipc::protocol::kStateFailed, e.what());
     throw;
   }
 }

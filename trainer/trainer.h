@@ -19,6 +19,8 @@ struct RunOptions {
   std::string runs_dir = "runs";  // parent of run folders
   std::string name;               // run folder name; "" = "<config.name>-<YYYYmmdd-HHMMSS>"
   bool resume = false;            // continue runs/<name> from its newest checkpoint
+  std::string fork;               // a run folder to fork: start a new run from its checkpoint at fork_step
+  int64_t fork_step = -1;         // the parent's step (its newest checkpoint at or before it); -1 = its newest
   bool progress = true;           // print a progress line per step
   bool serve = true;              // bind the protocol's sockets (docs/protocol.md) and write endpoints.json
   ipc::EndpointOptions endpoint;  // where and how to bind them (loopback, any free port, by default)
@@ -59,5 +61,15 @@ class Trainer {
 
 // The saved config of runs/<name>/ (what --resume starts from, before --set overrides).
 Config load_run_config(const std::string& runs_dir, const std::string& name);
+
+// Where a fork of `parent_dir` at `step` starts: the newest checkpoint at or before it (step -1: the
+// newest), and the config in effect there (live changes included), before --set overrides. Throws
+// ConfigError naming the folder and the steps that have checkpoints.
+struct ForkPoint {
+  std::string checkpoint;
+  int64_t step = 0;
+  Config config;
+};
+ForkPoint find_fork_point(const std::string& parent_dir, int64_t step);
 
 }  // namespace grpo

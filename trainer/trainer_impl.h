@@ -16,6 +16,7 @@
 
 #include "ipc/run_store.h"
 #include "ipc/trainer_endpoint.h"
+#include "trainer/checkpoint.h"
 #include "trainer/control.h"
 #include "trainer/distributed.h"
 #include "trainer/model.h"
@@ -25,6 +26,7 @@
 #include "trainer/task.h"
 #include "trainer/tokenizer.h"
 #include "trainer/trainer.h"
+#include "trainer/watchdog.h"
 
 namespace grpo {
 
@@ -62,6 +64,7 @@ struct UpdateResult {  // 4. the policy update's statistics (sums over this rank
   double loss_sum = 0, kl_sum = 0, clip_low = 0, clip_high = 0, clip_region = 0, token_weight = 0;
   double entropy_sum = 0, entropy_tokens = 0, grad_norm_sum = 0;
   int64_t updates = 0, trained_tokens = 0;
+  int64_t skipped_updates = 0;  // optimizer steps not taken: the loss or the gradient was not finite
   std::vector<double> update_loss, update_tokens;  // data-parallel: each update's share of the loss, whole tokens
   torch::Tensor logp_before;                       // (B, L) log π_old of each token, for the stored samples
   double seconds = 0;
@@ -99,6 +102,8 @@ struct Trainer::Impl {
   int64_t tokens_total = 0;  // completion tokens generated since the run began
   Clock::time_point started = Clock::now();
   int64_t steps_this_session = 0;
+  Watchdogs watchdogs;              // rank 0's rules over each step's metrics
+  int64_t last_checkpoint_step = -1;  // the newest checkpoint written or started from (-1: none yet)
 
   Transformer initial_model();
   void setup_new_run();
@@ -113,6 +118,8 @@ struct Trainer::Impl {
   void check_context() const;
   void check_context(const Config& c) const;  // the prompts and c's completion budget fit the model
   void setup_resumed_run();
+  void setup_forked_run();
+  void restore_training_state(const LoadedCheckpoint& ck);
   std::map<std::string, double> grpo_step();
   RolloutResult sample_groups(const SamplingOptions& so);
   std::vector<RewardBreakdown> score_rows(const std::vector<PromptItem>& prompts, const Rollout& r, int64_t max_len);
@@ -125,6 +132,7 @@ struct Trainer::Impl {
   std::string checkpoint();
   void held_out_eval();
   void guarded_eval();
+  void act_on_watchdogs(const std::vector<WatchdogFiring>& fired);
   void print_progress(const std::map<std::string, double>& m, double step_seconds);
 };
 
