@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ipc/protocol.h"
+
 namespace grpo::app {
 
 namespace {
@@ -22,7 +24,7 @@ void LiveLink::start() {
     client_ = std::make_unique<ipc::Client>(options_);
     client_->connect(endpoints_);
     client_->set_last_seq(start_after_seq_);
-    const auto hello = client_->request("hello");
+    const auto hello = client_->request(ipc::protocol::kCmdHello);
     emit connected(QByteArray::fromStdString(hello.dump()));
   } catch (const std::exception& e) {
     emit failed(QString::fromUtf8(e.what()));

@@ -17,10 +17,10 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTextStream>
-#include <QThread>
 #include <QVBoxLayout>
 
-#include "app/trainer_process.h"
+#include "app/close_choice.h"
+#include "ipc/protocol.h"
 #include "ui/chart_widget.h"
 #include "ui/control_panel.h"
 #include "ui/dashboard.h"
@@ -32,6 +32,7 @@
 namespace grpo::app {
 
 using nlohmann::json;
+namespace protocol = ipc::protocol;
 
 namespace {
 // Stable run colours (Tableau 10), assigned in the order runs appear.
@@ -97,16 +98,20 @@ MainWindow::MainWindow(QString runs_dir, QString trainer, QWidget* parent)
     if (RunData* r = run(active_)) inspector_->set_samples(step, r->samples(step));
   });
   connect(dashboard_, &ui::Dashboard::export_requested, this, &MainWindow::export_chart);
-  connect(control_, &ui::ControlPanel::pause_requested, this, [this] { send("pause"); });
-  connect(control_, &ui::ControlPanel::resume_requested, this, [this] { send("resume"); });
-  connect(control_, &ui::ControlPanel::stop_requested, this, [this] { send("stop"); });
-  connect(control_, &ui::ControlPanel::checkpoint_requested, this, [this] { send("checkpoint"); });
+  connect(control_, &ui::ControlPanel::pause_requested, this, [this] {
+    if (RunController* c = live_active(protocol::kCmdPause)) c->pause();
+  });
+  connect(control_, &ui::ControlPanel::resume_requested, this, [this] {
+    if (RunController* c = live_active(protocol::kCmdResume)) c->resume();
+  });
+  connect(control_, &ui::ControlPanel::stop_requested, this, [this] {
+    if (RunController* c = live_active(protocol::kCmdStop)) c->stop();
+  });
+  connect(control_, &ui::ControlPanel::checkpoint_requested, this, [this] {
+    if (RunController* c = live_active(protocol::kCmdCheckpoint)) c->checkpoint();
+  });
   connect(control_, &ui::ControlPanel::set_requested, this, [this](const QMap<QString, QVariant>& values) {
-    json args = json::object();
-    for (auto it = values.begin(); it != values.end(); ++it)
-      args[it.key().toStdString()] = it.value().typeId() == QMetaType::LongLong ? json(it.value().toLongLong())
-                                                                                : json(it.value().toDouble());
-    send("set", args);
+    if (RunController* c = live_active(protocol::kCmdSet)) c->set(values);
   });
 
   QSettings settings;
@@ -117,7 +122,9 @@ MainWindow::MainWindow(QString runs_dir, QString trainer, QWidget* parent)
 }
 
 MainWindow::~MainWindow() {
-  for (const auto& id : live_.keys()) stop_live(id);
+  // No signals into a half-destroyed window; a launched trainer still running is stopped (SIGTERM).
+  for (auto& [id, c] : controllers_) c->disconnect(this);
+  controllers_.clear();
 }
 
 void MainWindow::build_menus() {
@@ -160,10 +167,18 @@ void MainWindow::build_menus() {
   });
   add(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
   auto* runm = menuBar()->addMenu(tr("&Run"));
-  add(runm, tr("&Pause"), QKeySequence(tr("Ctrl+P")), [this] { send("pause"); });
-  add(runm, tr("&Resume"), QKeySequence(tr("Ctrl+R")), [this] { send("resume"); });
-  add(runm, tr("&Checkpoint now"), QKeySequence(tr("Ctrl+K")), [this] { send("checkpoint"); });
-  add(runm, tr("&Stop"), QKeySequence(tr("Ctrl+Shift+S")), [this] { send("stop"); });
+  add(runm, tr("&Pause"), QKeySequence(tr("Ctrl+P")), [this] {
+    if (RunController* c = live_active(protocol::kCmdPause)) c->pause();
+  });
+  add(runm, tr("&Resume"), QKeySequence(tr("Ctrl+R")), [this] {
+    if (RunController* c = live_active(protocol::kCmdResume)) c->resume();
+  });
+  add(runm, tr("&Checkpoint now"), QKeySequence(tr("Ctrl+K")), [this] {
+    if (RunController* c = live_active(protocol::kCmdCheckpoint)) c->checkpoint();
+  });
+  add(runm, tr("&Stop"), QKeySequence(tr("Ctrl+Shift+S")), [this] {
+    if (RunController* c = live_active(protocol::kCmdStop)) c->stop();
+  });
   auto* view = menuBar()->addMenu(tr("&View"));
   add(view, tr("&Dashboard"), QKeySequence(tr("Ctrl+1")), [this] { tabs_->setCurrentIndex(0); });
   add(view, tr("&Traces"), QKeySequence(tr("Ctrl+2")), [this] { tabs_->setCurrentIndex(1); });
@@ -176,23 +191,95 @@ RunData* MainWindow::run(const QString& id) {
   return it == runs_data_.end() ? nullptr : it->second.get();
 }
 
-RunData& MainWindow::ensure_run(const QString& id, const QString& name, const QString& dir) {
+RunController* MainWindow::controller(const QString& id) const {
+  auto it = controllers_.find(id);
+  return it == controllers_.end() ? nullptr : it->second.get();
+}
+
+RunData& MainWindow::ensure_run(const QString& id, const QString& name, const QString& dir, bool list) {
   auto it = runs_data_.find(id);
-  if (it != runs_data_.end()) return *it->second;
-  auto r = std::make_unique<RunData>();
-  r->id = id;
-  r->name = name;
-  r->dir = dir;
-  r->color = kRunColors[next_color_++ % 10];
-  RunData& ref = *r;
-  runs_data_[id] = std::move(r);
-  QSettings s;
-  const QString key = "runs/" + QString(id).replace('/', '|');
-  runs_->upsert({id, name, ref.state, 0, ref.color, s.value(key + "/tags").toString(), s.value(key + "/notes").toString()});
+  if (it == runs_data_.end()) {
+    auto r = std::make_unique<RunData>();
+    r->id = id;
+    r->name = name;
+    r->dir = dir;
+    r->color = kRunColors[next_color_++ % 10];
+    it = runs_data_.emplace(id, std::move(r)).first;
+  }
+  RunData& ref = *it->second;
+  if (list && !listed_.contains(id)) {
+    listed_.insert(id);
+    QSettings s;
+    const QString key = "runs/" + QString(id).replace('/', '|');
+    runs_->upsert({id, ref.name, ref.state_text(), ref.step, ref.color, s.value(key + "/tags").toString(),
+                   s.value(key + "/notes").toString()});
+  }
   return ref;
 }
 
-void MainWindow::update_run_entry(const RunData& r) { runs_->upsert({r.id, r.name, r.state_text(), r.step, r.color, {}, {}}); }
+void MainWindow::update_run_entry(const RunData& r) {
+  if (listed_.contains(r.id)) runs_->upsert({r.id, r.name, r.state_text(), r.step, r.color, {}, {}});
+}
+
+RunController& MainWindow::ensure_controller(RunData& run) {
+  auto& slot = controllers_[run.id];
+  if (slot) return *slot;
+  slot = std::make_unique<RunController>(run);
+  RunController* c = slot.get();
+  connect(c, &RunController::hello_received, this, [this, c](const QVector<ui::LiveParam>& params) {
+    RunData& r = c->run();
+    if (r.id == active_) {
+      control_->set_params(params);
+      control_->set_connected(true);
+      control_->set_state(r.state, r.step, r.state_reason);
+    }
+    update_run_entry(r);
+    runs_->set_checked(r.id, true);
+    refresh_diff();
+  });
+  connect(c, &RunController::state_changed, this,
+          [this, c](const QString& state, int step, const QString& reason) {
+            if (c->id() == active_) control_->set_state(state, step, reason);
+          });
+  connect(c, &RunController::data_changed, this,
+          [this, c](const RunData::Delta& d) { on_data_changed(c->run(), d); });
+  connect(c, &RunController::reply_received, this,
+          [this, c](const QString&, bool ok, const QString& message) {
+            if (!ok && c->id() == active_) control_->set_error(message);
+          });
+  connect(c, &RunController::set_accepted, this,
+          [this, c](const QMap<QString, QVariant>& values, int from_step) {
+            if (c->id() == active_) control_->set_pending(values, from_step);
+          });
+  connect(c, &RunController::silent_changed, this, [this, c](bool silent, double seconds) {
+    if (c->id() != active_) return;
+    if (silent)
+      return control_->set_connected(false,
+                                     tr("trainer silent (no heartbeat for %1 s)").arg(seconds, 0, 'f', 0));
+    control_->set_connected(true);
+    control_->set_state(c->run().state, c->run().step);
+  });
+  connect(c, &RunController::log_line, log_, &QPlainTextEdit::appendPlainText);
+  connect(c, &RunController::banner, this, &MainWindow::show_banner);
+  connect(c, &RunController::endpoints_ready, this, [this](const QString& dir) {
+    banner_->hide();
+    open_run(dir);
+    set_active_run(QDir(dir).absolutePath());
+  });
+  connect(c, &RunController::process_finished, this, [this, c](int code, bool crashed, const QString&) {
+    if (!crashed && code == 0) return;
+    update_run_entry(c->run());
+    if (c->id() == active_) control_->set_connected(false, tr("trainer ended: exit code %1").arg(code));
+  });
+  return *c;
+}
+
+RunController* MainWindow::live_active(const QString& what) {
+  RunController* c = controller(active_);
+  if (c && c->live()) return c;
+  show_banner(tr("The selected run is not live: nothing to %1.").arg(what), true);
+  return nullptr;
+}
 
 bool MainWindow::open_run(const QString& dir_in) {
   const QString dir = QDir(dir_in).absolutePath();
@@ -212,7 +299,9 @@ bool MainWindow::open_run(const QString& dir_in) {
   if (active_.isEmpty()) runs_->set_current(r.id);
   // A live run: follow it from where the store ends.
   const QString endpoints = QDir(dir).filePath("endpoints.json");
-  if (QFile::exists(endpoints) && !live_.contains(r.id) && r.state != "finished" && r.state != "stopped" && r.state != "failed") {
+  const RunController* c = controller(r.id);
+  if (QFile::exists(endpoints) && !(c && c->live()) && r.state != protocol::kStateFinished &&
+      r.state != protocol::kStateStopped && r.state != protocol::kStateFailed) {
     try {
       attach(ipc::Client::read_endpoints(dir.toStdString()), dir);
     } catch (const std::exception& e) {
@@ -239,103 +328,26 @@ void MainWindow::scan_runs_dir() {
 void MainWindow::attach(const ipc::Endpoints& endpoints, const QString& run_dir) {
   const QString id = run_dir.isEmpty() ? QString::fromStdString(endpoints.control) : run_dir;
   RunData& r = ensure_run(id, run_dir.isEmpty() ? id : QDir(run_dir).dirName(), run_dir);
-  if (live_.contains(id)) return;
-  Live live;
-  live.thread = new QThread(this);
-  live.link = new LiveLink(endpoints, r.last_seq);
-  live.link->moveToThread(live.thread);
-  connect(live.thread, &QThread::started, live.link, &LiveLink::start);
-  connect(live.thread, &QThread::finished, live.link, &QObject::deleteLater);
-  connect(live.link, &LiveLink::connected, this, [this, id](const QByteArray& hello) {
-    RunData* r = run(id);
-    if (!r) return;
-    const json h = json::parse(hello.toStdString(), nullptr, false);
-    if (h.contains("config")) r->config = h["config"];
-    r->state = QString::fromStdString(h.value("state", "running"));
-    QVector<ui::LiveParam> params;
-    const json live = h.value("live", json::object());  // named: items() must not outlive it
-    for (const auto& [key, spec] : live.items())
-      params.push_back({QString::fromStdString(key), spec.value("type", "") == "integer", spec.value("min", 0.0),
-                        spec.value("max", 0.0), spec.value("min_exclusive", false), spec.value("value", 0.0)});
-    r->config["__live"] = h.value("live", json::object());
-    if (id == active_) {
-      control_->set_params(params);
-      control_->set_connected(true);
-      control_->set_state(r->state, r->step, r->state_reason);
-    }
-    update_run_entry(*r);
-    runs_->set_checked(id, true);
-    refresh_diff();
-  });
-  connect(live.link, &LiveLink::events, this, [this, id](const EventBatch& b) { on_events(id, b); });
-  connect(live.link, &LiveLink::reply, this,
-          [this, id](int tag, bool ok, const QString& cmd, const QByteArray& j) { on_reply(id, tag, ok, cmd, j); });
-  connect(live.link, &LiveLink::silent_changed, this, [this, id](bool silent, double seconds) {
-    if (id != active_) return;
-    if (silent) control_->set_connected(false, tr("trainer silent (no heartbeat for %1 s)").arg(seconds, 0, 'f', 0));
-    else control_->set_connected(true), control_->set_state(run(id)->state, run(id)->step);
-  });
-  connect(live.link, &LiveLink::failed, this, [this](const QString& m) { show_banner(tr("Connection: %1").arg(m), true); });
-  live_.insert(id, live);
-  live.thread->start();
+  RunController& c = ensure_controller(r);
+  if (c.live()) return;
+  c.attach(endpoints);
   if (active_.isEmpty() || active_ == id) set_active_run(id);
   runs_->set_current(id);
 }
 
-void MainWindow::stop_live(const QString& id) {
-  auto it = live_.find(id);
-  if (it == live_.end()) return;
-  QMetaObject::invokeMethod(it->link, &LiveLink::stop, Qt::BlockingQueuedConnection);
-  it->thread->quit();
-  it->thread->wait();
-  live_.erase(it);
-}
-
-void MainWindow::on_events(const QString& id, const EventBatch& batch) {
-  RunData* r = run(id);
-  if (!r) return;
-  RunData::Delta d;
-  for (const auto& e : *batch) {
-    r->apply(e, d);
-    if (e.topic == "log") log_->appendPlainText(QString::fromStdString(e.payload.value("message", "")));
-  }
-  if (dashboard_->runs().contains(id)) {
-    if (!d.axis_steps.isEmpty()) dashboard_->set_axis_data(id, d.axis_steps, d.axis_seconds, d.axis_tokens);
-    for (auto it = d.metrics.begin(); it != d.metrics.end(); ++it) dashboard_->append_metric(id, it.key(), it->steps, it->values);
-    if (d.markers) dashboard_->set_markers(id, r->markers);
+void MainWindow::on_data_changed(RunData& r, const RunData::Delta& d) {
+  if (dashboard_->runs().contains(r.id)) {
+    if (!d.axis_steps.isEmpty()) dashboard_->set_axis_data(r.id, d.axis_steps, d.axis_seconds, d.axis_tokens);
+    for (auto it = d.metrics.begin(); it != d.metrics.end(); ++it)
+      dashboard_->append_metric(r.id, it.key(), it->steps, it->values);
+    if (d.markers) dashboard_->set_markers(r.id, r.markers);
     replot_timer_.start();  // coalesce: at most one redraw per ~33 ms
   }
-  if (id == active_) {
-    if (d.state) control_->set_state(r->state, r->step, r->state_reason);
+  if (r.id == active_) {
     for (const auto& [values, from] : d.applied) control_->mark_applied(values, from);
     if (d.samples && tabs_->currentWidget() == inspector_) refresh_inspector_steps();  // hidden: refreshed on show
   }
-  update_run_entry(*r);
-}
-
-void MainWindow::send(const QString& cmd, const json& args) {
-  auto it = live_.find(active_);
-  if (it == live_.end()) return show_banner(tr("The selected run is not live: nothing to %1.").arg(cmd), true);
-  QMetaObject::invokeMethod(it->link, "send", Qt::QueuedConnection, Q_ARG(QString, cmd),
-                            Q_ARG(QByteArray, QByteArray::fromStdString(args.dump())), Q_ARG(int, next_tag_++));
-}
-
-void MainWindow::on_reply(const QString& id, int, bool ok, const QString& cmd, const QByteArray& j) {
-  const json r = json::parse(j.toStdString(), nullptr, false);
-  if (!ok) {
-    const QString msg = QString::fromStdString(r.value("message", "request failed"));
-    if (id == active_) control_->set_error(msg);
-    return show_banner(tr("%1: %2").arg(cmd, msg), true);
-  }
-  if (id != active_) return;
-  if (cmd == "set") {
-    QMap<QString, QVariant> values;
-    const json effective = r.value("effective", json::object());
-    for (const auto& [k, v] : effective.items()) values[QString::fromStdString(k)] = v.get<double>();
-    control_->set_pending(values, static_cast<int>(r.value("from_step", int64_t{0})));
-  } else if (r.contains("state")) {
-    control_->set_state(QString::fromStdString(r["state"].get<std::string>()), static_cast<int>(r.value("step", int64_t{0})));
-  }
+  update_run_entry(r);
 }
 
 void MainWindow::show_run_on_charts(RunData& r) {
@@ -372,15 +384,11 @@ void MainWindow::set_active_run(const QString& id) {
 void MainWindow::refresh_active() {
   RunData* r = run(active_);
   if (!r) return;
-  const bool live = live_.contains(active_);
+  const RunController* c = controller(active_);
+  const bool live = c && c->live();
   control_->set_connected(live, live ? QString() : tr("%1 · %2 (not live)").arg(r->name, r->state));
   if (live) {
-    QVector<ui::LiveParam> params;
-    const json live = r->config.value("__live", json::object());
-    for (const auto& [key, spec] : live.items())
-      params.push_back({QString::fromStdString(key), spec.value("type", "") == "integer", spec.value("min", 0.0),
-                        spec.value("max", 0.0), spec.value("min_exclusive", false), spec.value("value", 0.0)});
-    control_->set_params(params);
+    control_->set_params(live_params(r->config.value("__live", json::object())));
     control_->set_state(r->state, r->step, r->state_reason);
   }
   inspector_->set_markers(r->markers_words());
@@ -404,31 +412,13 @@ void MainWindow::refresh_diff() {
 
 void MainWindow::launch(const QStringList& args, const QString& run_dir) {
   if (trainer_.isEmpty()) return show_banner(tr("grpo-train was not found: pass --trainer or set GRPO_TRAIN"), true);
-  if (process_ && process_->running()) return show_banner(tr("A run started here is still going; stop it first."), true);
-  process_ = std::make_unique<TrainerProcess>(trainer_);
-  log_->appendPlainText(QString("$ %1 %2").arg(trainer_, args.join(' ')));
-  connect(process_.get(), &TrainerProcess::output, log_, &QPlainTextEdit::appendPlainText);
-  connect(process_.get(), &TrainerProcess::endpoints_ready, this, [this](const QString& dir) {
-    banner_->hide();
-    open_run(dir);
-    set_active_run(QDir(dir).absolutePath());
-  });
-  connect(process_.get(), &TrainerProcess::finished, this, [this](int code, bool crashed, const QString& last) {
-    const QString dir = QDir(process_->run_dir()).absolutePath();
-    if (crashed || code != 0) {
-      show_banner(tr("grpo-train %1 (exit code %2). Its data is kept in %3. Last lines:\n%4")
-                      .arg(crashed ? tr("crashed") : tr("failed"))
-                      .arg(code)
-                      .arg(dir, last),
-                  true);
-      if (RunData* r = run(dir)) r->state = "failed", update_run_entry(*r);
-      if (dir == active_) control_->set_connected(false, tr("trainer ended: exit code %1").arg(code));
-    }
-    stop_live(dir);
-  });
+  for (const auto& [id, c] : controllers_)
+    if (c->trainer_running())
+      return show_banner(tr("A run started here is still going; stop it first."), true);
+  const QString dir = QDir(run_dir).absolutePath();
+  RunData& r = ensure_run(dir, QDir(dir).dirName(), dir, false);  // listed once its folder exists
   QDir().mkpath(runs_dir_);
-  process_->start(args, QDir::currentPath(), run_dir);
-  show_banner(tr("Starting %1 …").arg(QDir(run_dir).dirName()), false);
+  ensure_controller(r).launch(trainer_, args, run_dir);
 }
 
 void MainWindow::launch_demo() {
@@ -469,7 +459,35 @@ bool MainWindow::export_metrics_csv(const QString& id, const QString& path) {
   return true;
 }
 
+bool MainWindow::close_trainers() {
+  QVector<RunController*> going;
+  QStringList names;
+  for (const auto& [id, c] : controllers_)
+    if (c->trainer_running()) going << c.get(), names << c->run().name;
+  if (going.isEmpty()) return true;
+  if (closing_) return false;  // already stopping them
+  CloseChoice choice = saved_close_choice();
+  if (choice == CloseChoice::kAsk) {  // offscreen nobody can answer: stop them, as before this question
+    const QString platform = QGuiApplication::platformName();
+    choice =
+        platform == "offscreen" || platform == "minimal" ? CloseChoice::kStop : ask_close_choice(this, names);
+  }
+  if (choice == CloseChoice::kAsk) return false;  // cancelled
+  if (choice == CloseChoice::kKeep) {
+    for (RunController* c : going) c->keep_in_background();
+    return true;
+  }
+  closing_ = true;
+  setEnabled(false);
+  show_banner(tr("Stopping %1: a checkpoint first …").arg(names.join(", ")), false);
+  for (RunController* c : going) c->stop_and_wait(kStopOnCloseMs);
+  setEnabled(true);
+  closing_ = false;
+  return true;
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
+  if (!close_trainers()) return event->ignore();
   QSettings s;
   s.setValue("window/geometry", saveGeometry());
   s.setValue("window/state", saveState());

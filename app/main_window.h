@@ -1,22 +1,22 @@
 // The studio's main window: runs list (left), dashboard / traces / comparison / log (centre), control
-// panel (right). Wires run data, live links and the trainer process to the ui/ widgets; the widgets know
-// nothing of sockets or stores. Layout, runs and settings persist in QSettings.
+// panel (right). Holds every run's data, which run is active, and one RunController per live or launched
+// run (its link, its trainer process, hello and replies), and wires the controllers' signals to the ui/
+// widgets; the widgets know nothing of sockets or stores. Layout, runs and settings persist in QSettings.
 #pragma once
 
 #include <QMainWindow>
-#include <QMap>
-#include <QPointer>
+#include <QSet>
 #include <QTimer>
 
+#include <map>
 #include <memory>
 
-#include "app/live_link.h"
+#include "app/run_controller.h"
 #include "app/run_data.h"
 
 class QLabel;
 class QPlainTextEdit;
 class QTabWidget;
-class QThread;
 
 namespace grpo::ui {
 class ControlPanel;
@@ -28,8 +28,6 @@ class ChartWidget;
 }  // namespace grpo::ui
 
 namespace grpo::app {
-
-class TrainerProcess;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -57,20 +55,25 @@ class MainWindow : public QMainWindow {
   void set_overlay(const QString& id, bool shown);
   QString banner_text() const;
   bool export_metrics_csv(const QString& id, const QString& path);
+  RunController* controller(const QString& id) const;  // a live or launched run's; nullptr for others
+
+  // Closing the window with a trainer it launched still running applies saved_close_choice()
+  // (app/close_choice.h): asks (offscreen, where nobody can answer: stops it), keeps it training in the
+  // background, or stops it (checkpoint first) and waits up to kStopOnCloseMs for it to exit.
+  static constexpr int kStopOnCloseMs = 120000;
 
  protected:
   void closeEvent(QCloseEvent* event) override;
 
  private:
-  struct Live {
-    QThread* thread = nullptr;
-    LiveLink* link = nullptr;
-  };
-  RunData& ensure_run(const QString& id, const QString& name, const QString& dir);
+  // The run's data, created on first use; `list`: it is shown in the runs panel (a launched run is listed
+  // once its folder exists).
+  RunData& ensure_run(const QString& id, const QString& name, const QString& dir, bool list = true);
+  RunController& ensure_controller(RunData& r);     // created and wired on first use
+  RunController* live_active(const QString& what);  // the active run's live controller, else a banner
+  void on_data_changed(RunData& r, const RunData::Delta& d);
+  bool close_trainers();  // closing: asks or applies the choice; false: stay open
   void show_run_on_charts(RunData& r);
-  void on_events(const QString& id, const EventBatch& batch);
-  void on_reply(const QString& id, int tag, bool ok, const QString& cmd, const QByteArray& json);
-  void send(const QString& cmd, const nlohmann::json& args = nlohmann::json::object());
   void refresh_active();
   void refresh_inspector_steps();
   void refresh_diff();
@@ -78,15 +81,14 @@ class MainWindow : public QMainWindow {
   void show_banner(const QString& text, bool error);
   void export_chart(ui::ChartWidget* chart);
   void build_menus();
-  void stop_live(const QString& id);
 
   QString runs_dir_, trainer_;
   std::map<QString, std::unique_ptr<RunData>> runs_data_;
-  QMap<QString, Live> live_;
-  std::unique_ptr<TrainerProcess> process_;
+  QSet<QString> listed_;                                           // runs shown in the runs panel
+  std::map<QString, std::unique_ptr<RunController>> controllers_;  // after runs_data_: they refer to it
   QString active_;
   int next_color_ = 0;
-  int next_tag_ = 1;
+  bool closing_ = false;  // stopping trainers before closing
 
   ui::Dashboard* dashboard_;
   ui::TraceInspector* inspector_;

@@ -6,10 +6,14 @@
 #include <cmath>
 
 #include "ipc/messages.h"
+#include "ipc/names.h"
+#include "ipc/protocol.h"
 
 namespace grpo::app {
 
 using nlohmann::json;
+namespace event = ipc::event;
+namespace protocol = ipc::protocol;
 
 ui::SampleView RunData::to_view(const ipc::SampleRecord& s) {
   ui::SampleView v;
@@ -50,7 +54,7 @@ void RunData::add_point(int at_step, double time, const std::map<std::string, do
       d.values << v;
     }
   }
-  const auto tokens = values.find("tokens/total");
+  const auto tokens = values.find(ipc::metric::kTokensTotal);
   if (tokens != values.end() && (axis_steps.isEmpty() || axis_steps.last() < at_step)) {
     axis_steps << at_step;
     axis_seconds << time - t0_;
@@ -65,7 +69,7 @@ void RunData::add_point(int at_step, double time, const std::map<std::string, do
 }
 
 void RunData::add_event(const std::string& kind, int64_t at_step, const json& data) {
-  if (kind == "hparams") {
+  if (kind == event::kHparams) {
     QStringList parts;
     const json changed = data.value("changed", json::object());  // named: items() must not outlive it
     for (const auto& [k, change] : changed.items()) {
@@ -73,12 +77,12 @@ void RunData::add_event(const std::string& kind, int64_t at_step, const json& da
       parts << key + "→" + QString::fromStdString(change.value("to", json()).dump());
     }
     markers.push_back({static_cast<int>(data.value("from_step", at_step + 1)), parts.join(", "), false});
-  } else if (kind == "checkpoint") {
+  } else if (kind == event::kCheckpoint) {
     markers.push_back({static_cast<int>(at_step), "checkpoint", true});
-  } else if (kind == "status") {
+  } else if (kind == event::kStatus) {
     state = QString::fromStdString(data.value("state", "unknown"));
     state_reason = QString::fromStdString(data.value("reason", ""));
-  } else if (kind == "start") {
+  } else if (kind == event::kStart) {
     if (data.contains("config")) config = data["config"];
   }
 }
@@ -109,18 +113,18 @@ void RunData::load_from_store() {
 void RunData::apply(const ipc::Event& e, Delta& delta) {
   const auto& p = e.payload;
   last_seq = std::max<int64_t>(last_seq, p.value("seq", int64_t{0}));
-  if (e.topic == "heartbeat") {
+  if (e.topic == protocol::kTopicHeartbeat) {
     const QString s = QString::fromStdString(p.value("state", "unknown"));
     if (s != state) state = s, state_reason.clear(), delta.state = true;
     return;
   }
-  if (e.topic == "metrics") {
+  if (e.topic == protocol::kTopicMetrics) {
     std::map<std::string, double> values;
     const json values_json = p.value("values", json::object());
     for (const auto& [k, v] : values_json.items()) values[k] = v.is_number() ? v.get<double>() : std::nan("");
     add_point(static_cast<int>(p.value("step", int64_t{0})), p.value("time", 0.0), values, &delta);
     delta.state = true;
-  } else if (e.topic == "samples") {
+  } else if (e.topic == protocol::kTopicSamples) {
     const int s = static_cast<int>(p.value("step", int64_t{0}));
     QVector<ui::SampleView> views;
     for (const auto& j : p.value("samples", json::array())) views << to_view(ipc::sample_from_json(j));
@@ -132,12 +136,13 @@ void RunData::apply(const ipc::Event& e, Delta& delta) {
     const auto before = markers.size();
     add_event(kind, p.value("step", int64_t{0}), p.value("data", json::object()));
     delta.markers |= markers.size() != before;
-    delta.state |= kind == "status";
-    if (kind == "hparams") {
+    delta.state |= kind == event::kStatus;
+    if (kind == event::kHparams) {
       QMap<QString, QVariant> values;
       const json changed = p["data"].value("changed", json::object());
-      for (const auto& [k, change] : changed.items())
-        values[QString::fromStdString(k)] = QVariant(change.value("to", json(0.0)).get<double>());
+      for (const auto& [k, change] : changed.items())  // numbers: what the panel edits
+        if (const json to = change.value("to", json()); to.is_number())
+          values[QString::fromStdString(k)] = to.get<double>();
       delta.applied.push_back({values, static_cast<int>(p["data"].value("from_step", int64_t{0}))});
     }
   }

@@ -1,8 +1,15 @@
 // A grpo-train process the studio started: its output (shown in the log view), the moment its
 // endpoints.json appears (so the studio can attach), and how it ended: exit code or crash, with the last
 // lines it printed, so a failure is explained and the run's data stays on disk.
+//
+// The trainer is started so that it can outlive the studio: in a session of its own (a terminal's Ctrl-C
+// or hang-up reaches the studio, not it) and writing its stdout and stderr to a file rather than a pipe
+// (which would break when the studio exits); this class follows that file. detach() lets it go on after
+// this object and the studio are gone (the user chose "keep training in the background"); otherwise the
+// destructor stops it (SIGTERM: the trainer checkpoints and exits).
 #pragma once
 
+#include <QFile>
 #include <QObject>
 #include <QProcess>
 #include <QStringList>
@@ -18,9 +25,18 @@ class TrainerProcess : public QObject {
   // Starts `program args` in `working_dir`; `run_dir` is where its endpoints.json will appear.
   void start(const QStringList& args, const QString& working_dir, const QString& run_dir);
   QString run_dir() const { return run_dir_; }
-  bool running() const { return process_.state() != QProcess::NotRunning; }
-  qint64 pid() const { return process_.processId(); }
+  bool running() const { return process_ && process_->state() != QProcess::NotRunning; }
+  qint64 pid() const { return process_ ? process_->processId() : 0; }
   QStringList last_lines() const { return tail_; }
+  QString output_file() const { return output_.fileName(); }  // where its stdout and stderr go
+  // Lets the process go on by itself: no more signals, and neither this object nor the studio's exit
+  // stops it. Its output keeps going to output_file().
+  void detach();
+  void terminate() {
+    if (process_) process_->terminate();
+  }  // SIGTERM: the trainer checkpoints and exits
+  // Waits up to `ms` for the process to end, running the event loop meanwhile; true when it ended.
+  bool wait_for_exit(int ms);
 
  signals:
   void output(const QString& line);
@@ -28,12 +44,16 @@ class TrainerProcess : public QObject {
   void finished(int exit_code, bool crashed, const QString& last_lines);
 
  private:
+  void read_output();
+
   QString program_;
   QString run_dir_;
-  QProcess process_;
+  QProcess* process_ = nullptr;  // owned unless detached (then deliberately left alive with the child)
+  QFile output_;
   QTimer watch_;
   QStringList tail_;
   QByteArray partial_;
+  bool endpoints_seen_ = false;
 };
 
 // Finds grpo-train: $GRPO_TRAIN, next to this executable's build folder, or on PATH.

@@ -117,9 +117,10 @@ json metrics_payload(const std::string& run, int64_t seq, int64_t step, double t
 }
 
 json samples_payload(const std::string& run, int64_t seq, int64_t step, double time,
-                     const std::vector<SampleRecord>& samples) {
+                     const std::vector<SampleRecord>& samples, SampleSplit split) {
   json j = header(run, seq, time);
   j["step"] = step;
+  j["split"] = split == SampleSplit::kEval ? protocol::kSplitEval : protocol::kSplitTrain;
   json arr = json::array();
   for (const auto& s : samples)
     arr.push_back({{"group", s.group},       {"index", s.index},          {"prompt", s.prompt},
@@ -199,6 +200,9 @@ json history_page(const RunStore& store, const std::string& run, int64_t after_s
     items.push_back({seq, protocol::kTopicMetrics, metrics_payload(run, seq, step, time, store.metrics_with_seq(seq))});
   for (const auto& [seq, step, time] : store.sample_seqs(after_seq, limit))
     items.push_back({seq, protocol::kTopicSamples, samples_payload(run, seq, step, time, store.samples_at(step))});
+  for (const auto& [seq, step, time] : store.sample_seqs(after_seq, limit, SampleSplit::kEval))
+    items.push_back({seq, protocol::kTopicSamples,
+                     samples_payload(run, seq, step, time, store.samples_at(step, SampleSplit::kEval), SampleSplit::kEval)});
   for (const auto& e : store.events(after_seq, limit)) items.push_back({e.seq, topic_of_event(e.kind), event_payload(run, e)});
   items.erase(std::remove_if(items.begin(), items.end(), [&](const Item& it) { return it.seq > last; }), items.end());
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.seq < b.seq; });

@@ -42,7 +42,7 @@ std::string reply_error(const nlohmann::json& id, const std::string& code, const
 nlohmann::json metrics_payload(const std::string& run, int64_t seq, int64_t step, double time,
                                const std::map<std::string, double>& values);
 nlohmann::json samples_payload(const std::string& run, int64_t seq, int64_t step, double time,
-                               const std::vector<SampleRecord>& samples);
+                               const std::vector<SampleRecord>& samples, SampleSplit split = SampleSplit::kTrain);
 nlohmann::json event_payload(const std::string& run, const EventRecord& e);
 // Heartbeats carry the newest stored seq (they are not stored themselves).
 nlohmann::json heartbeat_payload(const std::string& run, int64_t last_seq, double time, const std::string& state,

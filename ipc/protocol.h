@@ -11,6 +11,8 @@ inline constexpr int kVersion = 1;  // bumped on any incompatible change; every 
 // Events: the trainer binds a PUB socket; frames are [topic, json].
 inline constexpr const char* kTopicMetrics = "metrics";      // one step's scalars
 inline constexpr const char* kTopicSamples = "samples";      // one step's stored completions
+inline constexpr const char* kSplitTrain = "train";          // a samples payload's "split": a training step's
+inline constexpr const char* kSplitEval = "eval";            // or an evaluation's held-out prompts
 inline constexpr const char* kTopicStatus = "status";        // state machine changes
 inline constexpr const char* kTopicEvent = "event";          // hyperparameter change, checkpoint, ...
 inline constexpr const char* kTopicLog = "log";              // log lines

@@ -23,6 +23,14 @@ CREATE TABLE IF NOT EXISTS samples(
   tokens BLOB, offsets BLOB, logp_old BLOB, logp BLOB, entropy BLOB, kl BLOB, columns TEXT,
   UNIQUE(step, grp, idx));
 CREATE INDEX IF NOT EXISTS samples_by_seq ON samples(seq);
+CREATE TABLE IF NOT EXISTS eval_samples(
+  seq INTEGER NOT NULL, step INTEGER NOT NULL, grp INTEGER NOT NULL, idx INTEGER NOT NULL,
+  prompt TEXT NOT NULL, completion TEXT NOT NULL, answer TEXT NOT NULL,
+  reward REAL NOT NULL, rewards TEXT NOT NULL, advantage REAL NOT NULL, length INTEGER NOT NULL,
+  correct INTEGER NOT NULL, verified INTEGER NOT NULL, truncated INTEGER NOT NULL,
+  tokens BLOB, offsets BLOB, logp_old BLOB, logp BLOB, entropy BLOB, kl BLOB, columns TEXT,
+  UNIQUE(step, grp, idx));
+CREATE INDEX IF NOT EXISTS eval_samples_by_seq ON eval_samples(seq);
 CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY, step INTEGER NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
 )sql";
@@ -62,6 +70,14 @@ bool samples_have_columns(Database& db) {
   return st.step();
 }
 
+bool has_table(Database& db, const char* name) {
+  auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1");
+  st.bind(1, std::string(name));
+  return st.step();
+}
+
+const char* table_of(SampleSplit split) { return split == SampleSplit::kEval ? "eval_samples" : "samples"; }
+
 }  // namespace
 
 struct RunStore::Impl {
@@ -69,6 +85,7 @@ struct RunStore::Impl {
   bool writable = false;
   int64_t seq = 0;  // last seq handed out
   bool has_columns = true;  // a version 1 store opened for reading has no samples.columns
+  bool has_eval = true;     // a version 1 or 2 store opened for reading has no eval_samples
 };
 
 RunStore::RunStore(Database db, bool writable) : impl_(std::make_unique<Impl>()) {
@@ -84,7 +101,8 @@ RunStore RunStore::open_for_writing(const std::string& path) {
   auto& db = store.impl_->db;
   db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
   db.exec(kSchema);
-  if (auto v = store.meta("schema_version"); v && std::stoi(*v) == 1) {  // version 1 lacks samples.columns
+  // Version 1 lacks samples.columns; versions 1 and 2 lack eval_samples (created by kSchema above).
+  if (auto v = store.meta("schema_version"); v && std::stoi(*v) < kRunStoreSchemaVersion && std::stoi(*v) >= 1) {
     with_transaction(db, [&] {
       if (!samples_have_columns(db)) db.exec("ALTER TABLE samples ADD COLUMN columns TEXT;");
       store.set_meta("schema_version", std::to_string(kRunStoreSchemaVersion));
@@ -109,6 +127,7 @@ RunStore RunStore::open_for_reading(const std::string& path) {
     throw StoreError("run store '" + path + "' has schema version " + *v + ", newer than this build's " +
                      std::to_string(kRunStoreSchemaVersion));
   store.impl_->has_columns = samples_have_columns(store.impl_->db);
+  store.impl_->has_eval = has_table(store.impl_->db, "eval_samples");
   return store;
 }
 
@@ -155,12 +174,12 @@ int64_t RunStore::append_metrics(int64_t step, double time,
   return seq;
 }
 
-int64_t RunStore::append_samples(int64_t step, const std::vector<SampleRecord>& samples) {
+int64_t RunStore::append_samples(int64_t step, const std::vector<SampleRecord>& samples, SampleSplit split) {
   int64_t seq = 0;
   with_transaction(impl_->db, [&] {
     seq = next_seq();
     auto st = impl_->db.prepare(
-        "INSERT OR REPLACE INTO samples(seq, step, grp, idx, prompt, completion, answer, reward, rewards, "
+        std::string("INSERT OR REPLACE INTO ") + table_of(split) + "(seq, step, grp, idx, prompt, completion, answer, reward, rewards, "
         "advantage, length, correct, verified, truncated, tokens, offsets, logp_old, logp, entropy, kl, columns) "
         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)");
     for (const auto& s : samples) {
@@ -201,7 +220,7 @@ int64_t RunStore::append_event(int64_t step, double time, const std::string& kin
 
 void RunStore::truncate_after_step(int64_t step) {
   with_transaction(impl_->db, [&] {
-    for (const char* table : {"metrics", "samples", "events"})
+    for (const char* table : {"metrics", "samples", "eval_samples", "events"})
       impl_->db.prepare(std::string("DELETE FROM ") + table + " WHERE step > ?1").bind(1, step).run();
   });
 }
@@ -238,12 +257,13 @@ std::map<std::string, double> RunStore::metrics_at(int64_t step) const {
   return out;
 }
 
-std::vector<SampleRecord> RunStore::samples_at(int64_t step) const {
+std::vector<SampleRecord> RunStore::samples_at(int64_t step, SampleSplit split) const {
   std::vector<SampleRecord> out;
+  if (split == SampleSplit::kEval && !impl_->has_eval) return out;
   auto st = impl_->db.prepare(
       "SELECT step, grp, idx, prompt, completion, answer, reward, rewards, advantage, length, correct, "
       "verified, truncated, tokens, offsets, logp_old, logp, entropy, kl, " +
-      std::string(impl_->has_columns ? "columns" : "NULL") + " FROM samples WHERE step=?1 ORDER BY grp, idx");
+      std::string(impl_->has_columns ? "columns" : "NULL") + " FROM " + table_of(split) + " WHERE step=?1 ORDER BY grp, idx");
   st.bind(1, step);
   while (st.step()) {
     SampleRecord s;
@@ -272,9 +292,10 @@ std::vector<SampleRecord> RunStore::samples_at(int64_t step) const {
   return out;
 }
 
-std::vector<int64_t> RunStore::sample_steps() const {
+std::vector<int64_t> RunStore::sample_steps(SampleSplit split) const {
   std::vector<int64_t> out;
-  auto st = impl_->db.prepare("SELECT DISTINCT step FROM samples ORDER BY step");
+  if (split == SampleSplit::kEval && !impl_->has_eval) return out;
+  auto st = impl_->db.prepare(std::string("SELECT DISTINCT step FROM ") + table_of(split) + " ORDER BY step");
   while (st.step()) out.push_back(st.column_int(0));
   return out;
 }
@@ -288,9 +309,11 @@ std::vector<RunStore::SeqRef> RunStore::metric_seqs(int64_t after_seq, int64_t l
   return out;
 }
 
-std::vector<RunStore::SeqRef> RunStore::sample_seqs(int64_t after_seq, int64_t limit) const {
+std::vector<RunStore::SeqRef> RunStore::sample_seqs(int64_t after_seq, int64_t limit, SampleSplit split) const {
   std::vector<SeqRef> out;
-  auto st = impl_->db.prepare("SELECT DISTINCT seq, step FROM samples WHERE seq>?1 ORDER BY seq LIMIT ?2");
+  if (split == SampleSplit::kEval && !impl_->has_eval) return out;
+  auto st = impl_->db.prepare(std::string("SELECT DISTINCT seq, step FROM ") + table_of(split) +
+                              " WHERE seq>?1 ORDER BY seq LIMIT ?2");
   st.bind(1, after_seq).bind(2, limit);
   while (st.step()) out.push_back({st.column_int(0), st.column_int(1), 0.0});
   // samples carry no time column: take the step's metrics time when there is one

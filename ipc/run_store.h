@@ -17,7 +17,12 @@
 
 namespace grpo::ipc {
 
-inline constexpr int kRunStoreSchemaVersion = 2;  // 2: samples.columns (version 1 stores are upgraded on open)
+// 2: samples.columns; 3: eval_samples (older stores are upgraded when opened for writing, read as they are)
+inline constexpr int kRunStoreSchemaVersion = 3;
+
+// Which completions: a training step's (the samples table) or an evaluation's held-out prompts (eval_samples:
+// the same prompts at every evaluation, so one prompt's answer can be followed across steps and runs).
+enum class SampleSplit { kTrain, kEval };
 
 // One sampled completion with its rewards and per-token arrays (all arrays have one entry per
 // completion token; offsets are byte offsets of each token's text in `completion`).
@@ -76,7 +81,7 @@ class RunStore {
   // --- writing (one writer: the trainer's rank 0). Each append is one transaction and one `seq`.
   void set_meta(const std::string& key, const std::string& value);
   int64_t append_metrics(int64_t step, double time, const std::vector<std::pair<std::string, double>>& values);
-  int64_t append_samples(int64_t step, const std::vector<SampleRecord>& samples);
+  int64_t append_samples(int64_t step, const std::vector<SampleRecord>& samples, SampleSplit split = SampleSplit::kTrain);
   int64_t append_event(int64_t step, double time, const std::string& kind, const nlohmann::json& data);
   // A resumed run replays the steps after its checkpoint: drop what was recorded for them.
   void truncate_after_step(int64_t step);
@@ -88,8 +93,8 @@ class RunStore {
   std::vector<std::string> metric_names() const;
   std::vector<MetricPoint> metric_series(const std::string& name, int64_t after_step = -1) const;  // step 0: before training
   std::map<std::string, double> metrics_at(int64_t step) const;
-  std::vector<SampleRecord> samples_at(int64_t step) const;
-  std::vector<int64_t> sample_steps() const;
+  std::vector<SampleRecord> samples_at(int64_t step, SampleSplit split = SampleSplit::kTrain) const;
+  std::vector<int64_t> sample_steps(SampleSplit split = SampleSplit::kTrain) const;
   std::vector<EventRecord> events(int64_t after_seq = 0, int64_t limit = -1) const;
   // For history: the (seq, step, time) of metric and sample records after `after_seq`, in seq order.
   struct SeqRef {
@@ -97,7 +102,7 @@ class RunStore {
     double time;
   };
   std::vector<SeqRef> metric_seqs(int64_t after_seq, int64_t limit) const;
-  std::vector<SeqRef> sample_seqs(int64_t after_seq, int64_t limit) const;
+  std::vector<SeqRef> sample_seqs(int64_t after_seq, int64_t limit, SampleSplit split = SampleSplit::kTrain) const;
   std::map<std::string, double> metrics_with_seq(int64_t seq) const;
   const std::string& path() const;
 

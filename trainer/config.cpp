@@ -168,6 +168,7 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("eval_every", &c.eval_every, 0, 1e9),
       num("eval_prompts", &c.eval_prompts, 1, 100000),
       num("eval_samples", &c.eval_samples, 0, 1000),
+      num("eval_store_prompts", &c.eval_store_prompts, 0, 10000),
       text("device", &c.device, {"cpu", "cuda"}),
       num("dist_timeout", &c.dist_timeout, 1, 86400),
       flag("export_on_finish", &c.export_on_finish),

@@ -150,6 +150,7 @@ struct Config {
   int64_t eval_every = 5;         // steps between held-out evaluations (eval/* metrics); 0 = never
   int64_t eval_prompts = 200;     // held-out problems (or data.eval rows) per evaluation, greedy and sampled
   int64_t eval_samples = 1;       // sampled completions per prompt in an evaluation (k of pass@k; datasets)
+  int64_t eval_store_prompts = 8; // held-out prompts whose greedy completion each evaluation stores (traces compared across steps and runs)
   std::string device = "cpu";     // "cpu" or "cuda" (a CUDA-enabled LibTorch build only)
   bool export_on_finish = false;  // write <run>/export/, a Hugging Face folder of the final model
   std::string export_dtype = "bf16";  // weights of exported folders: "bf16" or "f32"

@@ -63,14 +63,6 @@ Rollout select_rows(const Rollout& r, const std::vector<int64_t>& rows) {
   return out;
 }
 
-template <typename T>
-std::vector<T> row_to_vector(const torch::Tensor& t, int64_t row, int64_t n) {
-  auto r = t[row].narrow(0, 0, n).contiguous().cpu();
-  if constexpr (std::is_same_v<T, float>) r = r.to(torch::kFloat32);
-  if constexpr (std::is_same_v<T, int32_t>) r = r.to(torch::kInt32);
-  return std::vector<T>(r.data_ptr<T>(), r.data_ptr<T>() + n);
-}
-
 }  // namespace
 
 // One step, phase by phase; a step abandoned while the reward server does not answer leaves no trace.
@@ -120,10 +112,9 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
   return m;
 }
 
-// The rewards of a rollout's rows; row b answers prompts[b / G].
+// The rewards of a rollout's rows; row b answers prompts[b / G] (G rows per prompt).
 std::vector<RewardBreakdown> Trainer::Impl::score_rows(const std::vector<PromptItem>& items, const Rollout& r,
-                                                       int64_t max_len) {
-  const int64_t G = cfg.grpo.group_size;
+                                                       int64_t max_len, int64_t G) {
   std::vector<ScoreInput> batch(static_cast<size_t>(r.rows()));
   for (int64_t b = 0; b < r.rows(); ++b) {
     const PromptItem& item = items[static_cast<size_t>(b / G)];
@@ -179,7 +170,7 @@ RolloutResult Trainer::Impl::sample_groups(const SamplingOptions& so) {
     }
     for (int64_t n : r.lengths) out.generated += n;
     const auto t_rewards = Clock::now();
-    const std::vector<RewardBreakdown> batch_scores = score_rows(batch_prompts, r, so.max_new_tokens);
+    const std::vector<RewardBreakdown> batch_scores = score_rows(batch_prompts, r, so.max_new_tokens, G);
     out.reward_seconds += seconds_since(t_rewards);
     out.sampled_groups += quota;
     // Keep the groups whose rewards differ (all of them without dynamic sampling).

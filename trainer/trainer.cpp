@@ -414,6 +414,7 @@ void Trainer::Impl::setup_forked_run() {
     store->set_meta(ipc::meta::kParentStep, std::to_string(step));
   }
   start_serving();
+  control->add_info({{"parent", {{"run", parent_run}, {"dir", parent_dir}, {"step", step}}}});  // hello names it
   const json changed = config_changes(fp.config, cfg);
   emit_event(step, ipc::event::kFork,
              {{"parent_run", parent_run}, {"parent_dir", parent_dir}, {"parent_step", step}, {"checkpoint", fp.checkpoint},
@@ -465,6 +466,7 @@ void Trainer::Impl::held_out_eval() {
     log->info("eval  {:>4} | data.eval greedy acc {:.3f} | sampled acc {:.3f} | pass@{} {:.3f} | len {:.1f} | {:.1f} s",
               step, e.all.greedy_accuracy, e.all.sampled_accuracy, cfg.eval_samples, e.all.pass_at_k,
               e.all.mean_length, e.seconds);
+    record_eval_samples();
     return;
   }
   if (!cfg.data.train.empty()) return;  // no data.eval: nothing held out to measure
@@ -486,6 +488,7 @@ void Trainer::Impl::held_out_eval() {
                          {metric::kTimeEval, e.seconds}});
   log->info("eval  {:>4} | held-out greedy acc {:.3f} | sampled acc {:.3f} | check rate {:.3f} | len {:.1f} | {:.1f} s",
             step, e.greedy_accuracy, e.sampled_accuracy, e.check_rate, e.mean_length, e.seconds);
+  record_eval_samples();
 }
 
 // An evaluation that a stop may cut short while the reward server does not answer: it is skipped, and the

@@ -1,5 +1,5 @@
-// The trainer's state, shared by trainer.cpp (setup, boundaries, checkpoints, the loop) and grpo_step.cpp
-// (one GRPO step). Internal to trainer/: it includes LibTorch, so only those two files include it.
+// The trainer's state, shared by trainer.cpp (setup, boundaries, checkpoints, the loop), grpo_step.cpp
+// (one GRPO step) and eval_samples.cpp. Internal to trainer/: it includes LibTorch, so only those include it.
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -37,6 +37,15 @@ inline double unix_now() {
 }
 
 inline double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The first n entries of row `row` of t, as a vector (the stored samples' per-token arrays).
+template <typename T>
+std::vector<T> row_to_vector(const torch::Tensor& t, int64_t row, int64_t n) {
+  auto r = t[row].narrow(0, 0, n).contiguous().cpu();
+  if constexpr (std::is_same_v<T, float>) r = r.to(torch::kFloat32);
+  if constexpr (std::is_same_v<T, int32_t>) r = r.to(torch::kInt32);
+  return std::vector<T>(r.data_ptr<T>(), r.data_ptr<T>() + n);
+}
 
 // The phases of one GRPO step (grpo_step.cpp), each one's result named.
 struct RolloutResult {  // 1. sampled groups and their rewards
@@ -122,7 +131,8 @@ struct Trainer::Impl {
   void restore_training_state(const LoadedCheckpoint& ck);
   std::map<std::string, double> grpo_step();
   RolloutResult sample_groups(const SamplingOptions& so);
-  std::vector<RewardBreakdown> score_rows(const std::vector<PromptItem>& prompts, const Rollout& r, int64_t max_len);
+  std::vector<RewardBreakdown> score_rows(const std::vector<PromptItem>& prompts, const Rollout& r, int64_t max_len,
+                                         int64_t rows_per_prompt);
   ScoringResult score_groups(const RolloutResult& ro, double temperature);
   UpdateResult update_policy(const RolloutResult& ro, const ScoringResult& sc, double temperature);
   std::map<std::string, double> reduce_metrics(const RolloutResult& ro, const ScoringResult& sc, const UpdateResult& up,
@@ -131,6 +141,7 @@ struct Trainer::Impl {
   void record_samples(const RolloutResult& ro, const ScoringResult& sc, const torch::Tensor& logp_before, int64_t groups);
   std::string checkpoint();
   void held_out_eval();
+  void record_eval_samples();
   void guarded_eval();
   void act_on_watchdogs(const std::vector<WatchdogFiring>& fired);
   void print_progress(const std::map<std::string, double>& m, double step_seconds);

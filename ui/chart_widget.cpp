@@ -98,7 +98,18 @@ bool ChartWidget::eventFilter(QObject* watched, QEvent* event) {
     log->setChecked(log_scale());
     auto* fit = menu.addAction(tr("Reset zoom"));
     auto* exp = menu.addAction(tr("Export chart…"));
+    QAction* fork = nullptr;
+    const double cx = plot_->xAxis->pixelToCoord(ce->pos().x()),
+                 cy = plot_->yAxis->pixelToCoord(ce->pos().y());
+    if (fork_enabled_ && plot_->axisRect()->rect().contains(ce->pos())) {
+      const int step = step_at(cx, cy);
+      if (step >= 0) {
+        menu.addSeparator();
+        fork = menu.addAction(tr("Fork from here (step %1)…").arg(step));
+      }
+    }
     QAction* chosen = menu.exec(ce->globalPos());
+    if (chosen && chosen == fork) request_fork_at(cx, cy);
     if (chosen == log) set_log_scale(log->isChecked()), rescale(), replot();
     if (chosen == fit) auto_range_ = true, rescale(), replot();
     if (chosen == exp) emit export_requested(this);
@@ -122,13 +133,16 @@ void ChartWidget::refresh(Series& s) {
   // at 1.6 px; measured in bench/).
   // The faint raw line under a smoothed one: the colour mixed into the background, opaque (alpha blending
   // a million-point line costs ~2x).
+  // A faint series (a parent's history) is paler still, its smoothed line too.
   const QColor bg = palette().color(QPalette::Base);  // the plot background (set from it)
-  const double k = smoothing_ > 0 ? 0.3 : 1.0;
-  const QColor faint = QColor::fromRgbF(static_cast<float>(s.color.redF() * k + bg.redF() * (1 - k)),
-                                        static_cast<float>(s.color.greenF() * k + bg.greenF() * (1 - k)),
-                                        static_cast<float>(s.color.blueF() * k + bg.blueF() * (1 - k)));
-  s.raw->setPen(QPen(faint, 1.0, s.style));
-  s.smooth->setPen(QPen(s.color, 1.0, s.style));
+  auto mix = [&](double k) {
+    return QColor::fromRgbF(static_cast<float>(s.color.redF() * k + bg.redF() * (1 - k)),
+                            static_cast<float>(s.color.greenF() * k + bg.greenF() * (1 - k)),
+                            static_cast<float>(s.color.blueF() * k + bg.blueF() * (1 - k)));
+  };
+  const double k = s.faint ? (smoothing_ > 0 ? 0.15 : 0.35) : (smoothing_ > 0 ? 0.3 : 1.0);
+  s.raw->setPen(QPen(mix(k), 1.0, s.style));
+  s.smooth->setPen(QPen(s.faint ? mix(0.4) : s.color, 1.0, s.style));
   s.smooth->setVisible(smoothing_ > 0);
   s.ys = smoothing_ > 0 ? debiased_ema(s.y, smoothing_) : QVector<double>();
   feed(s);
@@ -231,6 +245,18 @@ Qt::PenStyle ChartWidget::style(const QString& key) const {
   return it == series_.end() ? Qt::NoPen : it->style;
 }
 
+void ChartWidget::set_faint(const QString& key, bool faint) {
+  auto it = series_.find(key);
+  if (it == series_.end() || it->faint == faint) return;
+  it->faint = faint;
+  refresh(*it);
+}
+
+bool ChartWidget::faint(const QString& key) const {
+  const auto it = series_.find(key);
+  return it != series_.end() && it->faint;
+}
+
 QString ChartWidget::legend_name(const QString& key) const {
   const auto it = series_.find(key);
   return it == series_.end() ? QString() : it->raw->name();
@@ -254,25 +280,103 @@ int ChartWidget::point_count(const QString& key) const {
   return it == series_.end() ? 0 : static_cast<int>(it->x.size());
 }
 
+QColor ChartWidget::marker_color(MarkerKind kind) {
+  switch (kind) {
+    case MarkerKind::kAlert:
+      return QColor(214, 39, 40);
+    case MarkerKind::kFork:
+      return QColor(148, 60, 200);
+    case MarkerKind::kEvent:
+      break;
+  }
+  return QColor(230, 120, 0);
+}
+
 void ChartWidget::add_marker(double x, const QString& label, const QColor& color) {
+  place_marker({x, label, color, MarkerKind::kEvent});
+}
+
+void ChartWidget::add_marker(double x, const QString& label, MarkerKind kind) {
+  place_marker({x, label, marker_color(kind), kind});
+}
+
+void ChartWidget::place_marker(const ChartMarker& m) {
+  // Alerts solid and thicker, forks dashed and a little thicker, so neither reads as a hyperparameter change.
   auto* line = new QCPItemStraightLine(plot_);
-  line->point1->setCoords(x, 0);
-  line->point2->setCoords(x, 1);
-  line->setPen(QPen(color, 1, Qt::DashLine));
+  line->point1->setCoords(m.x, 0);
+  line->point2->setCoords(m.x, 1);
+  line->setPen(m.kind == MarkerKind::kAlert  ? QPen(m.color, 2.0, Qt::SolidLine)
+               : m.kind == MarkerKind::kFork ? QPen(m.color, 1.5, Qt::DashLine)
+                                             : QPen(m.color, 1, Qt::DashLine));
   line->setProperty("marker", true);
   auto* text = new QCPItemText(plot_);
   text->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-  text->position->setCoords(x, 0.02);
+  // Each kind's label at its own height: an alert at a checkpoint's step does not cover its label.
+  text->position->setCoords(m.x, m.kind == MarkerKind::kAlert  ? 0.09
+                                 : m.kind == MarkerKind::kFork ? 0.16
+                                                               : 0.02);
   text->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
-  text->setText(label);
-  text->setColor(color);
+  text->setText(m.label);
+  text->setColor(m.color);
   text->setPadding(QMargins(3, 0, 0, 0));
+  if (m.kind == MarkerKind::kAlert) {
+    QFont f = text->font();
+    f.setBold(true);
+    text->setFont(f);
+  }
   text->setProperty("marker", true);
+  markers_.push_back(m);
 }
 
 void ChartWidget::clear_markers() {
   for (int i = plot_->itemCount() - 1; i >= 0; --i)
     if (plot_->item(i)->property("marker").toBool()) plot_->removeItem(i);
+  markers_.clear();
+}
+
+std::optional<ChartPoint> ChartWidget::nearest_point(double x, double y) const {
+  // Per series the point nearest in x (what hovering reads), then the series whose point lies nearest.
+  const QCPRange xr = plot_->xAxis->range(), yr = plot_->yAxis->range();
+  const bool log = log_scale();
+  auto ty = [log](double v) {
+    return log ? (v > 0 ? std::log10(v) : std::numeric_limits<double>::quiet_NaN()) : v;
+  };
+  const double xs = xr.size() > 0 ? xr.size() : 1.0;
+  const double ys = log ? std::max(1e-12, ty(yr.upper) - ty(yr.lower)) : (yr.size() > 0 ? yr.size() : 1.0);
+  std::optional<ChartPoint> best;
+  double best_d = std::numeric_limits<double>::infinity();
+  QStringList keys = series_.keys();
+  keys.sort();  // ties go to the first key, whatever the hash order
+  for (const QString& key : keys) {
+    const Series& s = *series_.constFind(key);
+    if (s.x.isEmpty()) continue;
+    auto pos = std::lower_bound(s.x.begin(), s.x.end(), x);
+    if (pos == s.x.end()) --pos;
+    if (pos != s.x.begin() && std::abs(*(pos - 1) - x) < std::abs(*pos - x)) --pos;
+    const auto i = static_cast<int>(pos - s.x.begin());
+    const double dx = (s.x[i] - x) / xs;
+    double dy = 0;
+    if (std::isfinite(y)) {
+      dy = (ty(s.y[i]) - ty(y)) / ys;
+      if (!std::isfinite(dy)) dy = 1e6;  // a gap (NaN) or a value the log axis cannot show
+    }
+    const double d = dx * dx + dy * dy;
+    if (d < best_d) best_d = d, best = ChartPoint{key, s.x[i], s.y[i]};
+  }
+  return best;
+}
+
+int ChartWidget::step_at(double x, double y) const {
+  const auto p = nearest_point(x, y);
+  return p ? static_cast<int>(std::lround(p->x)) : -1;
+}
+
+bool ChartWidget::request_fork_at(double x, double y) {
+  if (!fork_enabled_) return false;
+  const auto p = nearest_point(x, y);
+  if (!p) return false;
+  emit fork_requested(static_cast<int>(std::lround(p->x)), p->key);
+  return true;
 }
 
 void ChartWidget::set_smoothing(double weight) {

@@ -1,6 +1,7 @@
 // One reusable chart (QCustomPlot): any number of series (a metric of a run), each drawn smoothed with its
-// raw line faint underneath, an optional ±band, vertical markers (hyperparameter changes, checkpoints),
-// log scale, zoom and pan, and export to PNG or PDF. Knows nothing of runs, ZeroMQ or LibTorch.
+// raw line faint underneath, an optional ±band, vertical markers (hyperparameter changes, checkpoints,
+// alerts, forks), log scale, zoom and pan, export to PNG or PDF, and on the step axis "Fork from here…"
+// in its context menu. Knows nothing of runs, ZeroMQ or LibTorch.
 #pragma once
 
 #include <QColor>
@@ -8,10 +9,31 @@
 #include <QVector>
 #include <QWidget>
 
+#include <limits>
+#include <optional>
+
 class QCustomPlot;
 class QCPGraph;
 
 namespace grpo::ui {
+
+// A vertical marker's look: kEvent a thin dashed line in the caller's colour (hyperparameter changes,
+// checkpoints); kAlert a thicker solid red line (a watchdog fired); kFork a purple dashed line, a little
+// thicker (a run forked here).
+enum class MarkerKind { kEvent, kAlert, kFork };
+
+struct ChartMarker {
+  double x = 0;
+  QString label;
+  QColor color;
+  MarkerKind kind = MarkerKind::kEvent;
+};
+
+// The data point of a chart nearest to a place on it.
+struct ChartPoint {
+  QString key;  // the series
+  double x = 0, y = 0;
+};
 
 class ChartWidget : public QWidget {
   Q_OBJECT
@@ -30,13 +52,33 @@ class ChartWidget : public QWidget {
   void set_legend_name(const QString& key, const QString& name);  // hover keeps the series' full label
   void set_style(const QString& key, Qt::PenStyle style);  // the series' dash pattern (kept across redraws)
   Qt::PenStyle style(const QString& key) const;
+  // A faint series: thin and pale, its smoothed line pale too (a fork's chart draws its parent's history
+  // faint up to the fork step). Kept across redraws.
+  void set_faint(const QString& key, bool faint);
+  bool faint(const QString& key) const;
   QString legend_name(const QString& key) const;
   void clear();
   QStringList series_keys() const { return series_.keys(); }
   int point_count(const QString& key) const;
 
-  void add_marker(double x, const QString& label, const QColor& color);
+  void add_marker(double x, const QString& label, const QColor& color);  // a kEvent marker
+  void add_marker(double x, const QString& label, MarkerKind kind);      // in the kind's colour
+  static QColor marker_color(MarkerKind kind);                           // kAlert red, kFork purple
+  QVector<ChartMarker> markers() const { return markers_; }              // in the order added
   void clear_markers();
+
+  // "Fork from here…" in the context menu (off by default; only meaningful on the step axis).
+  void set_fork_enabled(bool enabled) { fork_enabled_ = enabled; }
+  bool fork_enabled() const { return fork_enabled_; }
+  // The data point nearest to (x, y) in plot coordinates over every series, distances measured in
+  // fractions of the visible axis ranges; y NaN: by x alone. Nothing without data.
+  std::optional<ChartPoint> nearest_point(double x,
+                                          double y = std::numeric_limits<double>::quiet_NaN()) const;
+  // The step a fork at (x, y) starts from: the nearest point's x rounded; -1 without data.
+  int step_at(double x, double y = std::numeric_limits<double>::quiet_NaN()) const;
+  // What the menu entry does (tests call it: offscreen there is no popup to click): emits fork_requested
+  // for the nearest point when forking is enabled and there is data; returns whether it did.
+  bool request_fork_at(double x, double y = std::numeric_limits<double>::quiet_NaN());
 
   void set_smoothing(double weight);  // 0..0.999, TensorBoard's debiased EMA
   void set_log_scale(bool on);
@@ -57,6 +99,7 @@ class ChartWidget : public QWidget {
 
  signals:
   void export_requested(ChartWidget* chart);  // the user asked to export this chart
+  void fork_requested(int step, const QString& key);  // "Fork from here…": the step, the nearest series
 
  protected:
   bool eventFilter(QObject* watched, QEvent* event) override;
@@ -73,8 +116,10 @@ class ChartWidget : public QWidget {
     QCPGraph* band_high = nullptr;
     bool in_legend = true;
     Qt::PenStyle style = Qt::SolidLine;
+    bool faint = false;
   };
   void refresh(Series& s);
+  void place_marker(const ChartMarker& m);
   void feed(Series& s);  // hands the graphs the visible part of the data, decimated to the pixel columns
 
   QCustomPlot* plot_;
@@ -83,6 +128,8 @@ class ChartWidget : public QWidget {
   bool fixed_y_ = false;
   QString title_;
   bool auto_range_ = true;
+  bool fork_enabled_ = false;
+  QVector<ChartMarker> markers_;
   QVector<double> scratch_x_, scratch_y_;  // reused by feed()
 };
 

@@ -13,37 +13,55 @@
 
 #include <iterator>
 
+#include "ipc/names.h"
 #include "ui/chart_widget.h"
 
 namespace grpo::ui {
 
 QVector<ChartSpec> default_charts() {
+  namespace m = ipc::metric;  // the names the trainer logs (ipc/names.h, header-only constants)
+  auto part = [](const char* name) { return QString::fromStdString(m::reward_part(name)); };
   return {
       // Every reward function a run has on (docs/rewards.md); a run draws the ones it logs.
       {"Reward",
-       {"reward", "reward/accuracy/mean", "reward/format/mean", "reward/math/mean", "reward/overlong/mean",
-        "reward/length/mean", "reward/regex/mean", "reward/exact/mean", "reward/server/mean"},
-       false, "reward_std",
-       {"reward (± std)", "accuracy reward", "format reward", "math reward", "overlong penalty", "length reward",
-        "regex reward", "exact-match reward", "server reward"}},
-      {"Accuracy", {"accuracy", "eval/greedy_accuracy", "eval/sampled_accuracy", "eval/pass@k"}, true, {},
+       {m::kReward, part("accuracy"), part("format"), part("math"), part("overlong"), part("length"),
+        part("regex"), part("exact"), part("server")},
+       false,
+       m::kRewardStd,
+       {"reward (± std)", "accuracy reward", "format reward", "math reward", "overlong penalty",
+        "length reward", "regex reward", "exact-match reward", "server reward"}},
+      {"Accuracy",
+       {m::kAccuracy, m::kEvalGreedyAccuracy, m::kEvalSampledAccuracy, m::kEvalPassAtK},
+       true,
+       {},
        {"training samples", "held-out, greedy", "held-out, sampled", "held-out, pass@k"}},
       {"Self-verification rate",
-       {"self_verification/rate", "self_verification/rate_correct", "self_verification/rate_wrong", "eval/check_rate",
-        "eval/self_verification_rate"},
-       true, {}, {"all samples", "correct answers", "wrong answers", "held-out", "held-out (dataset)"}},
-      {"Completion length (tokens)", {"completions/mean_length", "completions/min_length", "completions/max_length"},
-       false, {}, {"mean", "min", "max"}},
-      {"Cut at length / zero-spread groups", {"completions/clipped_ratio", "frac_reward_zero_std"}, true, {},
+       {m::kVerifyRate, m::kVerifyRateCorrect, m::kVerifyRateWrong, m::kEvalCheckRate,
+        m::kEvalSelfVerificationRate},
+       true,
+       {},
+       {"all samples", "correct answers", "wrong answers", "held-out", "held-out (dataset)"}},
+      {"Completion length (tokens)",
+       {m::kMeanLength, m::kMinLength, m::kMaxLength},
+       false,
+       {},
+       {"mean", "min", "max"}},
+      {"Cut at length / zero-spread groups",
+       {m::kClippedRatio, m::kZeroStdFraction},
+       true,
+       {},
        {"cut at max tokens", "groups with equal rewards"}},
-      {"KL to reference", {"kl"}, false, {}, {"k3 KL"}},
-      {"Entropy", {"entropy"}, false, {}, {"entropy (nats)"}},
-      {"Clip fraction", {"clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"}, false, {},
-       {"low", "high", "either"}},
-      {"Gradient norm", {"grad_norm"}, false, {}, {"before clipping"}},
-      {"Learning rate", {"learning_rate"}, false, {}, {"learning rate"}},
-      {"Tokens / s", {"tokens_per_sec/generation", "tokens_per_sec/training"}, false, {}, {"generation", "training"}},
-      {"Loss", {"loss"}, false, {}, {"GRPO loss"}},
+      {"KL to reference", {m::kKl}, false, {}, {"k3 KL"}},
+      {"Entropy", {m::kEntropy}, false, {}, {"entropy (nats)"}},
+      {"Clip fraction", {m::kClipLow, m::kClipHigh, m::kClipRegion}, false, {}, {"low", "high", "either"}},
+      {"Gradient norm", {m::kGradNorm}, false, {}, {"before clipping"}},
+      {"Learning rate", {m::kLearningRate}, false, {}, {"learning rate"}},
+      {"Tokens / s",
+       {m::kTokensPerSecGeneration, m::kTokensPerSecTraining},
+       false,
+       {},
+       {"generation", "training"}},
+      {"Loss", {m::kLoss}, false, {}, {"GRPO loss"}},
   };
 }
 
@@ -78,6 +96,10 @@ Dashboard::Dashboard(QWidget* parent, QVector<ChartSpec> charts) : QWidget(paren
     c->setMinimumSize(250, 210);
     if (specs_[i].unit_range) c->set_y_range(-0.02, 1.02);
     connect(c, &ChartWidget::export_requested, this, &Dashboard::export_requested);
+    connect(c, &ChartWidget::fork_requested, this, [this](int step, const QString& key) {
+      const QString run = run_of(key);
+      if (!run.isEmpty()) emit fork_requested(run, step);
+    });
     charts_.push_back(c);
     grid->addWidget(c, i / 3, i % 3);
   }
@@ -166,8 +188,83 @@ void Dashboard::draw_metric(const QString& run, const QString& metric) {
   }
 }
 
+void Dashboard::draw_parent(const QString& run, const QString& metric) {
+  const Run& r = runs_[run];
+  const auto data = r.parent.value(metric);
+  const QString key = parent_key(run, metric);
+  for (int c = 0; c < specs_.size(); ++c) {
+    const int mi = static_cast<int>(specs_[c].metrics.indexOf(metric));
+    if (mi < 0) continue;
+    if (axis_ != kStep || data.first.isEmpty()) {  // the parent's wall time and tokens are not this run's
+      charts_[c]->remove_series(key);
+      continue;
+    }
+    QVector<double> x(data.first.begin(), data.first.end());
+    const QString name = specs_[c].labels.value(mi, metric);
+    charts_[c]->set_series(key, r.parent_label + " · " + name, line_color(r, mi), x, data.second);
+    charts_[c]->set_style(key, runs_.size() > 1 ? kStyles[mi % std::size(kStyles)] : Qt::SolidLine);
+    charts_[c]->set_faint(key, true);
+  }
+}
+
 void Dashboard::redraw_run(const QString& run) {
   for (auto it = runs_[run].metrics.begin(); it != runs_[run].metrics.end(); ++it) draw_metric(run, it.key());
+  for (auto it = runs_[run].parent.begin(); it != runs_[run].parent.end(); ++it) draw_parent(run, it.key());
+}
+
+QString Dashboard::parent_key(const QString& run, const QString& metric) {
+  return run + "|parent|" + metric;
+}
+
+QString Dashboard::run_of(const QString& series_key) const {
+  QString best;  // the longest run id the key starts with ("runs/a" and "runs/a|b" stay apart)
+  for (auto it = runs_.begin(); it != runs_.end(); ++it)
+    if (series_key.startsWith(it.key() + "|") && it.key().size() > best.size()) best = it.key();
+  return best;
+}
+
+void Dashboard::set_parent_history(const QString& run, const QString& parent_label, const QString& metric,
+                                   const QVector<int>& steps, const QVector<double>& values) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return;
+  if (it->parent_label != parent_label) {  // every parent line's legend name changes
+    it->parent_label = parent_label;
+    for (auto p = it->parent.begin(); p != it->parent.end(); ++p) draw_parent(run, p.key());
+  }
+  if (steps.isEmpty()) {
+    it->parent.remove(metric);
+    for (auto* c : charts_) c->remove_series(parent_key(run, metric));
+    return;
+  }
+  it->parent[metric] = {steps, values};
+  draw_parent(run, metric);
+}
+
+void Dashboard::clear_parent_history(const QString& run) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return;
+  for (auto p = it->parent.begin(); p != it->parent.end(); ++p)
+    for (auto* c : charts_) c->remove_series(parent_key(run, p.key()));
+  it->parent.clear();
+}
+
+void Dashboard::set_alerts(const QString& run, const QVector<Alert>& alerts) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return;
+  it->alerts = alerts;
+  draw_markers();
+}
+
+void Dashboard::set_fork_points(const QString& run, const QVector<ForkPoint>& points) {
+  auto it = runs_.find(run);
+  if (it == runs_.end()) return;
+  it->forks = points;
+  draw_markers();
+}
+
+void Dashboard::set_fork_enabled(bool enabled) {
+  fork_enabled_ = enabled;
+  for (auto* c : charts_) c->set_fork_enabled(fork_enabled_ && axis_ == kStep);
 }
 
 void Dashboard::set_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values) {
@@ -223,6 +320,20 @@ void Dashboard::draw_markers() {
       const QColor color = m.checkpoint ? QColor(128, 128, 128) : QColor(230, 120, 0);
       for (auto* c : charts_) c->add_marker(x[i], m.checkpoint ? QString() : m.label, color);
     }
+    QVector<int> steps;
+    for (const auto& f : it->forks) steps << f.step;
+    const QVector<double> fx = x_of(*it, steps);
+    for (int i = 0; i < it->forks.size(); ++i)
+      for (auto* c : charts_) c->add_marker(fx[i], tr("fork: %1").arg(it->forks[i].label), MarkerKind::kFork);
+    steps.clear();
+    for (const auto& a : it->alerts) steps << a.step;
+    const QVector<double> ax = x_of(*it, steps);
+    for (int i = 0; i < it->alerts.size(); ++i) {
+      const Alert& a = it->alerts[i];
+      for (int c = 0; c < specs_.size(); ++c)  // only where the metric is drawn (as a line or a band)
+        if (a.metric.isEmpty() || specs_[c].metrics.contains(a.metric) || specs_[c].band_std == a.metric)
+          charts_[c]->add_marker(ax[i], a.label, MarkerKind::kAlert);
+    }
   }
 }
 
@@ -238,7 +349,11 @@ void Dashboard::set_x_axis(XAxis axis) {
     axis_box_->setCurrentIndex(axis);
   }
   static const char* kLabels[] = {"step", "wall time (s)", "tokens generated"};
-  for (auto* c : charts_) c->set_x_label(tr(kLabels[axis])), c->set_integer_x(axis == kStep);
+  for (auto* c : charts_) {
+    c->set_x_label(tr(kLabels[axis]));
+    c->set_integer_x(axis == kStep);
+    c->set_fork_enabled(fork_enabled_ && axis == kStep);  // a fork starts from a step, not a time
+  }
   for (auto it = runs_.begin(); it != runs_.end(); ++it) redraw_run(it.key());
   draw_markers();
   for (auto* c : charts_) c->rescale();

@@ -1,7 +1,8 @@
 // The dashboard: a grid of charts (reward with its ±std band, accuracy, self-verification, length, KL,
 // entropy, clip fractions, grad norm, learning rate, tokens/s), each overlaying every shown run in that
 // run's stable colour, with a shared smoothing slider and x axis (step, wall time or tokens), and markers
-// where hyperparameters changed or checkpoints were written. Takes plain numbers; knows no run store.
+// where hyperparameters changed, checkpoints were written, watchdogs fired or runs forked. A fork's charts
+// can draw its parent's history faint before its own. Takes plain numbers; knows no run store.
 #pragma once
 
 #include <QColor>
@@ -34,6 +35,19 @@ struct Marker {
   bool checkpoint = false;  // checkpoint (grey) or hyperparameter change (orange)
 };
 
+// A watchdog alarm: a red marker on the charts that show `metric` (empty: on every chart).
+struct Alert {
+  int step = 0;
+  QString metric;
+  QString label;  // e.g. the rule's name
+};
+
+// A fork point: a purple "fork: <label>" marker on every chart (e.g. where a child run starts).
+struct ForkPoint {
+  int step = 0;
+  QString label;
+};
+
 class Dashboard : public QWidget {
   Q_OBJECT
  public:
@@ -49,6 +63,18 @@ class Dashboard : public QWidget {
   void set_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values);
   void append_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values);
   void set_markers(const QString& run, const QVector<Marker>& markers);
+  void set_alerts(const QString& run, const QVector<Alert>& alerts);
+  void set_fork_points(const QString& run, const QVector<ForkPoint>& points);
+  // A fork's parent's history of `metric` (up to the fork step), drawn faint in the line's colour under
+  // the legend name "parent_label · series", on the step axis only (the parent's time and tokens are its
+  // own). Empty steps remove it.
+  void set_parent_history(const QString& run, const QString& parent_label, const QString& metric,
+                          const QVector<int>& steps, const QVector<double>& values);
+  void clear_parent_history(const QString& run);
+  static QString parent_key(const QString& run, const QString& metric);  // its series' key on the charts
+  QString run_of(const QString& series_key) const;                       // the run a series belongs to
+  // Whether the charts offer "Fork from here…" (only while the x axis is the step axis).
+  void set_fork_enabled(bool enabled);
   void set_smoothing(double weight);
   void set_x_axis(XAxis axis);
   void replot();
@@ -59,6 +85,9 @@ class Dashboard : public QWidget {
 
  signals:
   void export_requested(ChartWidget* chart);
+  // "Fork from here…" on a chart: the run of the series nearest the click, and the step of its nearest
+  // point (on a parent's faint history: that step, before the run's own first step).
+  void fork_requested(const QString& run, int step);
 
  private:
   struct Run {
@@ -67,10 +96,15 @@ class Dashboard : public QWidget {
     QHash<QString, QPair<QVector<int>, QVector<double>>> metrics;  // metric -> (steps, values)
     QHash<int, double> seconds, tokens;                             // step -> x for the other axes
     QVector<Marker> markers;
+    QVector<Alert> alerts;
+    QVector<ForkPoint> forks;
+    QString parent_label;
+    QHash<QString, QPair<QVector<int>, QVector<double>>> parent;  // metric -> the parent's (steps, values)
   };
   QVector<double> x_of(const Run& r, const QVector<int>& steps) const;
   void redraw_run(const QString& run);
   void draw_metric(const QString& run, const QString& metric);
+  void draw_parent(const QString& run, const QString& metric);
   void draw_markers();
   QColor line_color(const Run& r, int metric_index) const;
 
@@ -82,6 +116,7 @@ class Dashboard : public QWidget {
   QSlider* smooth_;
   QLabel* smooth_label_;
   int next_index_ = 0;
+  bool fork_enabled_ = false;
 };
 
 }  // namespace grpo::ui

@@ -5,7 +5,9 @@
 #include <QPainter>
 #include <QPixmap>
 #include <QTreeWidget>
+#include <QTreeWidgetItemIterator>
 #include <QVBoxLayout>
+#include <utility>
 
 namespace grpo::ui {
 
@@ -19,6 +21,11 @@ QIcon swatch(const QColor& c) {
   painter.setPen(Qt::NoPen);
   painter.drawRoundedRect(0, 0, 12, 12, 3, 3);
   return QIcon(p);
+}
+// Expands an item and every fork below it (a re-added item's view state starts collapsed).
+void expand_all(QTreeWidgetItem* it) {
+  it->setExpanded(true);
+  for (int i = 0; i < it->childCount(); ++i) expand_all(it->child(i));
 }
 }  // namespace
 
@@ -44,28 +51,74 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), tree_(new QTreeWidget) 
   });
 }
 
-QTreeWidgetItem* RunsPanel::item(const QString& id) const {
-  for (int i = 0; i < tree_->topLevelItemCount(); ++i)
-    if (tree_->topLevelItem(i)->data(kName, Qt::UserRole).toString() == id) return tree_->topLevelItem(i);
-  return nullptr;
+void RunsPanel::place(QTreeWidgetItem* it) {
+  const QString id = it->data(kName, Qt::UserRole).toString();
+  QTreeWidgetItem* want = item(parents_.value(id));
+  for (QTreeWidgetItem* up = want; up; up = up->parent())  // a parent may not sit below its own fork
+    if (up == it) want = nullptr;
+  if (it->parent() == want && (want || tree_->indexOfTopLevelItem(it) >= 0)) return;
+  // Taking an item out loses the tree's current item if it is this one (or one of its forks); put it back.
+  QTreeWidgetItem* current = tree_->currentItem();
+  if (QTreeWidgetItem* p = it->parent())
+    p->removeChild(it);
+  else if (const int i = tree_->indexOfTopLevelItem(it); i >= 0)
+    tree_->takeTopLevelItem(i);
+  if (want) {
+    want->addChild(it);
+    want->setExpanded(true);
+  } else {
+    tree_->addTopLevelItem(it);
+  }
+  expand_all(it);  // a moved item shows its own forks
+  if (current && tree_->currentItem() != current) tree_->setCurrentItem(current);
+  decorate();
+}
+
+void RunsPanel::decorate() {
+  bool nested = false;  // expand arrows only once there is a fork to show under its parent
+  for (auto* i : std::as_const(items_)) nested |= i->parent() != nullptr;
+  tree_->setRootIsDecorated(nested);
 }
 
 void RunsPanel::upsert(const RunEntry& e) {
   const QSignalBlocker block(tree_);
   QTreeWidgetItem* it = item(e.id);
+  const bool added = !it;
   if (!it) {
-    it = new QTreeWidgetItem(tree_);
+    it = new QTreeWidgetItem;
     it->setData(kName, Qt::UserRole, e.id);
     it->setFlags(it->flags() | Qt::ItemIsUserCheckable | Qt::ItemIsEditable);
     it->setCheckState(kName, Qt::Unchecked);
     it->setText(kTags, e.tags);
     it->setText(kNotes, e.notes);
+    items_.insert(e.id, it);
   }
   it->setText(kName, e.name);
   it->setToolTip(kName, e.id);
   it->setIcon(kName, swatch(e.color));
   it->setText(kState, e.state);
   it->setText(kStep, QString::number(e.step));
+  parents_.insert(e.id, e.parent);
+  place(it);
+  if (added)  // forks listed before it move under it
+    for (auto p = parents_.begin(); p != parents_.end(); ++p)
+      if (p.value() == e.id && p.key() != e.id) place(item(p.key()));
+}
+
+void RunsPanel::remove(const QString& id) {
+  QTreeWidgetItem* it = item(id);
+  if (!it) return;
+  const QSignalBlocker block(tree_);
+  QTreeWidgetItem* keep = tree_->currentItem();  // a fork below it stays current once moved
+  const bool was_current = keep == it;
+  const QList<QTreeWidgetItem*> children = it->takeChildren();
+  for (QTreeWidgetItem* c : children) tree_->addTopLevelItem(c), expand_all(c);
+  items_.remove(id);
+  parents_.remove(id);
+  delete it;
+  if (!was_current && keep) tree_->setCurrentItem(keep);
+  decorate();
+  if (was_current) emit current_changed(current());
 }
 
 void RunsPanel::set_checked(const QString& id, bool checked) {
@@ -74,9 +127,8 @@ void RunsPanel::set_checked(const QString& id, bool checked) {
 
 QStringList RunsPanel::checked() const {
   QStringList out;
-  for (int i = 0; i < tree_->topLevelItemCount(); ++i)
-    if (tree_->topLevelItem(i)->checkState(kName) == Qt::Checked)
-      out << tree_->topLevelItem(i)->data(kName, Qt::UserRole).toString();
+  for (QTreeWidgetItemIterator it(tree_, QTreeWidgetItemIterator::Checked); *it; ++it)
+    out << (*it)->data(kName, Qt::UserRole).toString();
   return out;
 }
 
@@ -88,6 +140,13 @@ void RunsPanel::set_current(const QString& id) {
   if (QTreeWidgetItem* it = item(id)) tree_->setCurrentItem(it);
 }
 
-int RunsPanel::count() const { return tree_->topLevelItemCount(); }
+int RunsPanel::count() const {
+  return static_cast<int>(items_.size());
+}
+
+QString RunsPanel::shown_parent(const QString& id) const {
+  const QTreeWidgetItem* it = item(id);
+  return it && it->parent() ? it->parent()->data(kName, Qt::UserRole).toString() : QString();
+}
 
 }  // namespace grpo::ui

@@ -8,7 +8,6 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
-#include <QRegularExpression>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTabWidget>
@@ -16,96 +15,20 @@
 #include <QTableWidget>
 #include <QTextBrowser>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
+
+#include "ui/token_heat.h"
 
 namespace grpo::ui {
 
-namespace {
-
-// Diverging colour for v in [-1, 1]: red (negative) .. transparent .. green (positive).
-QString diverging(double v) {
-  v = std::clamp(v, -1.0, 1.0);
-  const int a = static_cast<int>(std::abs(v) * 170);
-  return v < 0 ? QString("rgba(220,50,40,%1)").arg(a) : QString("rgba(40,170,70,%1)").arg(a);
-}
-
-// Sequential colour for v in [0, 1]: transparent .. orange.
-QString sequential(double v) {
-  return QString("rgba(240,140,20,%1)").arg(static_cast<int>(std::clamp(v, 0.0, 1.0) * 180));
-}
-
-}  // namespace
+static_assert(int(TraceInspector::kLogp) == int(HeatMode::kImprobability) &&
+                  int(TraceInspector::kKl) == int(HeatMode::kKl),
+              "TraceInspector::HeatMap follows HeatMode");
 
 QString TraceInspector::render(const SampleView& s, HeatMap kind, const QStringList& markers) {
-  const QByteArray bytes = s.completion.toUtf8();
-  // Character classes over bytes: 1 = tag, 2 = marker.
-  QVector<int> cls(bytes.size(), 0);
-  static const QRegularExpression tags("</?(think|answer)>");
-  for (auto it = tags.globalMatch(s.completion); it.hasNext();) {
-    const auto m = it.next();
-    const int b0 = static_cast<int>(s.completion.left(m.capturedStart()).toUtf8().size());
-    const int b1 = b0 + static_cast<int>(m.captured().toUtf8().size());
-    for (int i = b0; i < b1 && i < cls.size(); ++i) cls[i] = 1;
-  }
-  for (const QString& marker : markers) {
-    const QRegularExpression re("\\b" + QRegularExpression::escape(marker), QRegularExpression::CaseInsensitiveOption);
-    for (auto it = re.globalMatch(s.completion); it.hasNext();) {
-      const auto m = it.next();
-      const int b0 = static_cast<int>(s.completion.left(m.capturedStart()).toUtf8().size());
-      const int b1 = b0 + static_cast<int>(m.captured().toUtf8().size());
-      for (int i = b0; i < b1 && i < cls.size(); ++i)
-        if (cls[i] == 0) cls[i] = 2;
-    }
-  }
-  // Token boundaries (byte offsets); without them the whole text is one span.
-  QVector<int> starts = s.offsets;
-  if (starts.isEmpty()) starts = {0};
-  auto value = [&](int t) -> double {
-    switch (kind) {
-      case kLogp: return t < s.logp.size() ? 1.0 - std::exp(static_cast<double>(s.logp[t])) : 0.0;  // improbable = hot
-      case kDeltaLogp: return t < s.logp.size() && t < s.logp_old.size() ? static_cast<double>(s.logp[t] - s.logp_old[t]) * 5.0 : 0.0;
-      case kEntropy: return t < s.entropy.size() ? static_cast<double>(s.entropy[t]) / 2.0 : 0.0;
-      case kKl: return t < s.kl.size() ? static_cast<double>(s.kl[t]) * 20.0 : 0.0;
-      default: return 0.0;
-    }
-  };
-  QString html = "<span style='font-family:monospace; white-space:pre-wrap'>";
-  // A BPE token may end inside a UTF-8 character (a CJK character or an emoji spread over two tokens): each
-  // character is drawn with the token it starts in, so a boundary inside a character moves past it, and a
-  // token lying wholly inside one character draws nothing of its own.
-  auto char_start = [&](int b) {
-    while (b < bytes.size() && (static_cast<unsigned char>(bytes[b]) & 0xC0) == 0x80) ++b;
-    return b;
-  };
-  for (int t = 0; t < starts.size(); ++t) {
-    const int b0 = char_start(starts[t]);
-    const int b1 = t + 1 < starts.size() ? char_start(starts[t + 1]) : static_cast<int>(bytes.size());
-    if (b0 >= b1 || b0 >= bytes.size()) continue;
-    QString style;
-    if (kind == kDeltaLogp) style += "background-color:" + diverging(value(t)) + ";";
-    else if (kind != kNone) style += "background-color:" + sequential(value(t)) + ";";
-    // Split the token where the character class changes, so tags and markers keep their look.
-    int i = b0;
-    while (i < b1) {
-      int j = i;
-      while (j < b1 && cls.value(j) == cls.value(i)) ++j;
-      QString piece = QString::fromUtf8(bytes.mid(i, j - i)).toHtmlEscaped();
-      QString st = style;
-      if (cls.value(i) == 1) st += "color:#2a6fdb; font-weight:bold;";
-      if (cls.value(i) == 2) st += "color:#b4009e; font-weight:bold; text-decoration:underline;";
-      QString tip;
-      if (kind != kNone && t < s.logp.size())
-        tip = QString(" title='token %1: log p %2, was %3, entropy %4, KL %5'")
-                  .arg(t)
-                  .arg(static_cast<double>(s.logp.value(t)), 0, 'f', 3)
-                  .arg(static_cast<double>(s.logp_old.value(t)), 0, 'f', 3)
-                  .arg(static_cast<double>(s.entropy.value(t)), 0, 'f', 3)
-                  .arg(static_cast<double>(s.kl.value(t)), 0, 'f', 4);
-      html += "<span style='" + st + "'" + tip + ">" + piece + "</span>";
-      i = j;
-    }
-  }
-  return html + "</span>";
+  return render_tokens(s.completion, s.offsets,
+                       token_heat(static_cast<HeatMode>(kind), s.logp, s.logp_old, s.entropy, s.kl), markers);
 }
 
 TraceInspector::TraceInspector(QWidget* parent)
@@ -130,8 +53,7 @@ TraceInspector::TraceInspector(QWidget* parent)
   search_->setPlaceholderText(tr("Search text…"));
   search_->setClearButtonEnabled(true);
   heat_ = new QComboBox;
-  heat_->addItems({tr("no heat map"), tr("heat: improbability (1 − p)"), tr("heat: Δ log p since sampling"),
-                   tr("heat: entropy"), tr("heat: KL to reference")});
+  heat_->addItems(heat_mode_labels());
   summary_ = new QLabel;
   auto* bar = new QHBoxLayout;
   for (QWidget* w : std::initializer_list<QWidget*>{prev, step_box_, next, follow_, kind_, search_, heat_}) bar->addWidget(w);

@@ -22,7 +22,7 @@ namespace grpo::ui {
 class TraceInspector : public QWidget {
   Q_OBJECT
  public:
-  enum HeatMap { kNone, kLogp, kDeltaLogp, kEntropy, kKl };
+  enum HeatMap { kNone, kLogp, kDeltaLogp, kEntropy, kKl };  // HeatMode's order (ui/token_heat.h)
   explicit TraceInspector(QWidget* parent = nullptr);
 
   void set_available_steps(const QVector<int>& steps);  // ascending; follows the newest when "follow" is on
@@ -37,7 +37,7 @@ class TraceInspector : public QWidget {
   void set_heat_map(HeatMap kind);
   QString detail_html() const;  // what the detail pane shows (for tests)
 
-  // Renders one completion as HTML: tags, markers, and per-token background colours.
+  // Renders one completion as HTML: tags, markers, and per-token background colours (render_tokens).
   static QString render(const SampleView& s, HeatMap kind, const QStringList& markers);
 
  signals:

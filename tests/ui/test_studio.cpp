@@ -2,16 +2,25 @@
 // finished step; the Pause button pauses the trainer (its own status says so); editing lr in the panel
 // produces the event in the store and a marker on the charts; the trace inspector lists the step's
 // samples; two finished runs overlay and their differing hyperparameters appear; killing the trainer shows
-// the failure, with the data kept.
+// the failure, with the data kept. Closing the window with a trainer it launched asks what to do (the
+// dialog remembers the answer when told to); "keep" leaves the trainer training after the window is gone,
+// "stop" stops it with a final checkpoint before the window closes.
 #include <QtTest>
 #include <qcustomplot.h>
 #include <signal.h>
 
+#include <QAbstractButton>
+#include <QCheckBox>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMessageBox>
 
+#include "app/close_choice.h"
 #include "app/main_window.h"
+#include "app/run_controller.h"
 #include "app/run_data.h"
+#include "ipc/names.h"
+#include "ipc/protocol.h"
 #include "ipc/run_store.h"
 #include "ui/chart_widget.h"
 #include "ui/control_panel.h"
@@ -20,7 +29,9 @@
 #include "ui/runs_panel.h"
 #include "ui/trace_inspector.h"
 
+using grpo::app::CloseChoice;
 using grpo::app::MainWindow;
+namespace protocol = grpo::ipc::protocol;
 
 namespace {
 
@@ -51,6 +62,39 @@ bool run_to_end(const QStringList& args) {
   QProcess p;
   p.start(GRPO_TRAIN_EXE, args);
   return p.waitForFinished(120000) && p.exitCode() == 0;
+}
+
+bool alive(qint64 pid) {
+  return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0;
+}
+
+// Kills a trainer a test left behind (a failed check must not leave it training).
+struct KillAtExit {
+  qint64 pid = 0;
+  QString output;  // a kept trainer's output file, left for its user: removed here
+  ~KillAtExit() {
+    if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+    if (!output.isEmpty()) QFile::remove(output);
+  }
+};
+
+// The QMessageBox that is open, once it is (for answering the close question from a timer).
+QMessageBox* open_message_box() {
+  for (QWidget* w : QApplication::topLevelWidgets())
+    if (auto* box = qobject_cast<QMessageBox*>(w); box && box->isVisible()) return box;
+  return nullptr;
+}
+
+void answer_close_question(const QString& button_text, bool remember, int tries = 100) {
+  QTimer::singleShot(50, [button_text, remember, tries] {
+    QMessageBox* box = open_message_box();
+    if (!box && tries > 0) return answer_close_question(button_text, remember, tries - 1);  // not open yet
+    if (!box) return;
+    if (remember) box->checkBox()->setChecked(true);
+    for (QAbstractButton* b : box->buttons())
+      if (b->text() == button_text) return b->click();
+    box->reject();
+  });
 }
 
 }  // namespace
@@ -136,6 +180,19 @@ class TestStudio : public QObject {
     QVERIFY(QFile::exists(QDir(run_dir).filePath("run.sqlite")));
   }
 
+  void a_trainer_that_cannot_start_explains_why() {
+    const QString runs = dir_.path() + "/bad";
+    MainWindow w(runs, GRPO_TRAIN_EXE);
+    w.show();
+    w.launch(tiny(runs, "bad", 3) + QStringList{"--set", "no_such.key=1"}, QDir(runs).filePath("bad"));
+    QVERIFY2(QTest::qWaitFor([&] { return w.banner_text().contains("exit code 2"); }, 15000),
+             qPrintable(w.banner_text()));
+    // Its own words, from its output.
+    QVERIFY2(w.banner_text().contains("no_such.key"), qPrintable(w.banner_text()));
+    QVERIFY(!w.controller(QDir(runs).absoluteFilePath("bad"))->trainer_running());
+    QCOMPARE(w.runs_panel()->count(), 0);  // no run folder: not listed
+  }
+
   void two_finished_runs_overlay_with_their_differences() {
     const QString runs = dir_.path() + "/compare";
     QVERIFY(run_to_end(tiny(runs, "a", 3) << "--set" << "optim.lr=0.0001"));
@@ -160,6 +217,89 @@ class TestStudio : public QObject {
     const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), 1 + 3);
     QVERIFY(lines[0].startsWith("step,") && lines[0].contains("reward"));
+  }
+
+  void the_close_question_remembers_its_answer_when_told_to() {
+    grpo::app::save_close_choice(CloseChoice::kAsk);
+    QWidget parent;
+    answer_close_question("Stop it (checkpoint first)", false);
+    QCOMPARE(grpo::app::ask_close_choice(&parent, {"a"}), CloseChoice::kStop);
+    QCOMPARE(grpo::app::saved_close_choice(), CloseChoice::kAsk);  // not remembered
+    answer_close_question("Cancel", true);
+    QCOMPARE(grpo::app::ask_close_choice(&parent, {"a"}), CloseChoice::kAsk);
+    QCOMPARE(grpo::app::saved_close_choice(), CloseChoice::kAsk);  // a cancel is never remembered
+    answer_close_question("Keep training in the background", true);
+    QCOMPARE(grpo::app::ask_close_choice(&parent, {"a"}), CloseChoice::kKeep);
+    QCOMPARE(QSettings().value(grpo::app::kCloseChoiceKey).toString(), QString("keep"));
+    QCOMPARE(grpo::app::saved_close_choice(), CloseChoice::kKeep);
+    grpo::app::save_close_choice(CloseChoice::kAsk);
+    QVERIFY(!QSettings().contains(grpo::app::kCloseChoiceKey));
+  }
+
+  void closing_can_keep_the_trainer_training_in_the_background() {
+    const QString runs = dir_.path() + "/keep";
+    const QString run_dir = QDir(runs).filePath("bg");
+    grpo::app::save_close_choice(CloseChoice::kKeep);
+    KillAtExit trainer;
+    {
+      MainWindow w(runs, GRPO_TRAIN_EXE);
+      w.show();
+      w.launch(tiny(runs, "bg", 100000), run_dir);
+      const QString id = QDir(run_dir).absolutePath();
+      QVERIFY2(QTest::qWaitFor([&] { return w.run(id) && w.run(id)->step >= 1; }, 60000),
+               "no live steps arrived");
+      trainer.pid = w.controller(id)->trainer_pid();
+      trainer.output = w.controller(id)->trainer_output_file();
+      QVERIFY(alive(trainer.pid));
+      QVERIFY(w.close());
+      QVERIFY(!w.controller(id)->launched());  // let go
+    }
+    grpo::app::save_close_choice(CloseChoice::kAsk);
+    // The window is gone; the trainer goes on training, and its endpoints answer.
+    QVERIFY(alive(trainer.pid));
+    auto store = grpo::ipc::RunStore::open_for_reading(QDir(run_dir).filePath("run.sqlite").toStdString());
+    const auto steps = store.metric_series(grpo::ipc::metric::kReward).size();
+    QVERIFY2(QTest::qWaitFor([&] { return store.metric_series(grpo::ipc::metric::kReward).size() > steps; },
+                             30000),
+             "the trainer stopped training when the studio closed");
+    grpo::ipc::Client probe;
+    probe.connect(grpo::ipc::Client::read_endpoints(run_dir.toStdString()));
+    QCOMPARE(probe.request(protocol::kCmdStatus)["state"].get<std::string>(),
+             std::string(protocol::kStateRunning));
+    QVERIFY(alive(trainer.pid));
+    ::kill(static_cast<pid_t>(trainer.pid), SIGKILL);
+    QVERIFY(QTest::qWaitFor([&] { return !alive(trainer.pid); }, 10000));  // reaped too (no zombie left)
+    trainer.pid = 0;
+  }
+
+  void closing_can_stop_the_trainer_with_a_final_checkpoint() {
+    const QString runs = dir_.path() + "/stop";
+    const QString run_dir = QDir(runs).filePath("st");
+    grpo::app::save_close_choice(CloseChoice::kStop);
+    KillAtExit trainer;
+    MainWindow w(runs, GRPO_TRAIN_EXE);
+    w.show();
+    w.launch(tiny(runs, "st", 100000), run_dir);
+    const QString id = QDir(run_dir).absolutePath();
+    QVERIFY2(QTest::qWaitFor([&] { return w.run(id) && w.run(id)->step >= 1; }, 60000),
+             "no live steps arrived");
+    trainer.pid = w.controller(id)->trainer_pid();
+    QVERIFY(alive(trainer.pid));
+    QVERIFY(w.close());  // returns once the trainer has exited
+    grpo::app::save_close_choice(CloseChoice::kAsk);
+    QVERIFY(!w.isVisible());
+    QVERIFY(!w.controller(id)->trainer_running());
+    QVERIFY(!alive(trainer.pid));
+    trainer.pid = 0;
+    auto store = grpo::ipc::RunStore::open_for_reading(QDir(run_dir).filePath("run.sqlite").toStdString());
+    QString checkpoint;
+    for (const auto& e : store.events())
+      if (e.kind == grpo::ipc::event::kStop)
+        checkpoint = QString::fromStdString(e.data.value("checkpoint", ""));
+    QVERIFY2(!checkpoint.isEmpty(), "no stop event with its checkpoint in the store");
+    QVERIFY2(QFileInfo::exists(checkpoint) || QFileInfo::exists(QDir(run_dir).filePath(checkpoint)),
+             qPrintable(checkpoint));
+    QCOMPARE(QString::fromStdString(store.meta("state").value_or("")), QString(protocol::kStateStopped));
   }
 };
 
