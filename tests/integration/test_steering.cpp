@@ -176,7 +176,8 @@ class TestSteering : public QObject {
     QTemporaryDir tmp;
     const QString runs = tmp.path();
     QStringList parent = tiny_args(runs, "parent");
-    parent << "--set" << "max_steps=6" << "--set" << "checkpoint_every=2";
+    parent << "--set" << "max_steps=6" << "--set" << "checkpoint_every=2" << "--set" << "eval_every=2" << "--set"
+           << "eval_prompts=4" << "--set" << "eval_store_prompts=3";
     auto r = testing::run_program(kExe, parent, runs, 300000);
     QVERIFY2(r.code == 0, qPrintable(r.err));
     const std::string pdir = (runs + "/parent").toStdString();
@@ -221,6 +222,33 @@ class TestSteering : public QObject {
     QCOMPARE(fork_ev[0].data["changed"]["optim.lr"]["to"].get<double>(), 0.01);
     QCOMPARE(fork_ev[0].data["changed"].size(), size_t{1});
     QVERIFY(events_of((runs + "/same").toStdString(), ipc::event::kFork)[0].data["changed"].empty());
+
+    // Every evaluation stores the same held-out prompts' greedy traces: one problem can be followed across
+    // steps, and into the forks (the unchanged fork's are the parent's, token for token).
+    QCOMPARE(parent_store.sample_steps(ipc::SampleSplit::kEval), (std::vector<int64_t>{0, 2, 4, 6}));
+    QCOMPARE(same.sample_steps(ipc::SampleSplit::kEval), (std::vector<int64_t>{4, 6}));
+    const auto first = parent_store.samples_at(0, ipc::SampleSplit::kEval);
+    QCOMPARE(first.size(), size_t{3});
+    for (int64_t step : {2, 4, 6}) {
+      const auto later = parent_store.samples_at(step, ipc::SampleSplit::kEval);
+      QCOMPARE(later.size(), first.size());
+      for (size_t i = 0; i < first.size(); ++i) {
+        QCOMPARE(later[i].prompt, first[i].prompt);
+        QCOMPARE(later[i].group, static_cast<int64_t>(i));
+        QCOMPARE(later[i].logp.size(), later[i].tokens.size());
+        QCOMPARE(later[i].entropy.size(), later[i].tokens.size());
+      }
+    }
+    for (int64_t step : {4, 6}) {
+      const auto p = parent_store.samples_at(step, ipc::SampleSplit::kEval), f = same.samples_at(step, ipc::SampleSplit::kEval);
+      QCOMPARE(f.size(), p.size());
+      for (size_t i = 0; i < p.size(); ++i) {
+        QCOMPARE(f[i].tokens, p[i].tokens);
+        QCOMPARE(f[i].logp, p[i].logp);
+      }
+    }
+    QVERIFY(parent_store.samples_at(2).size() > 0);  // training samples are apart
+    QCOMPARE(parent_store.samples_at(2)[0].step, int64_t{2});
   }
 
   // The fork reads what it needs at start and keeps its own copy: kill -9 of a live parent changes nothing.

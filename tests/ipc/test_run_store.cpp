@@ -1,10 +1,14 @@
 // The run store: appends number records with a monotonic seq, samples keep their per-token arrays,
-// NaN metrics survive, a reader sees a live writer's data, and truncation on resume never reuses a seq.
+// NaN metrics survive, a reader sees a live writer's data, and truncation on resume never reuses a seq;
+// evaluation samples are kept apart from training samples (also in history), and older stores upgrade.
 #include <QtTest>
 
 #include <cmath>
 
+#include "ipc/messages.h"
+#include "ipc/protocol.h"
 #include "ipc/run_store.h"
+#include "ipc/sqlite_db.h"
 
 using namespace grpo::ipc;
 
@@ -72,6 +76,62 @@ class TestRunStore : public QObject {
     const int64_t next = w.append_metrics(3, 9.0, {{"reward", 0.9}});
     QVERIFY(next > last);
     QCOMPARE(w.metric_series("reward").size(), size_t{3});
+  }
+
+  void eval_samples_are_kept_apart() {
+    QTemporaryDir dir;
+    const std::string path = dir.path().toStdString() + "/run.sqlite";
+    auto w = RunStore::open_for_writing(path);
+    SampleRecord train, eval;
+    train.completion = "trained";
+    train.tokens = {1, 2};
+    eval.completion = "held out";
+    eval.group = 3;  // the held-out prompt's index
+    eval.logp = {-0.5f};
+    w.append_metrics(2, 1.0, {{"reward", 1.0}});
+    const int64_t a = w.append_samples(2, {train});
+    const int64_t b = w.append_samples(2, {eval}, SampleSplit::kEval);  // same step, group and index: no clash
+    w.append_samples(4, {eval}, SampleSplit::kEval);
+    auto r = RunStore::open_for_reading(path);
+    QCOMPARE(r.samples_at(2).size(), size_t{1});
+    QCOMPARE(r.samples_at(2)[0].completion, std::string("trained"));
+    QCOMPARE(r.samples_at(2, SampleSplit::kEval)[0].completion, std::string("held out"));
+    QCOMPARE(r.samples_at(2, SampleSplit::kEval)[0].group, int64_t{3});
+    QCOMPARE(r.samples_at(2, SampleSplit::kEval)[0].logp, eval.logp);
+    QCOMPARE(r.sample_steps(), (std::vector<int64_t>{2}));
+    QCOMPARE(r.sample_steps(SampleSplit::kEval), (std::vector<int64_t>{2, 4}));
+    // History pages both, each marked with its split, in seq order.
+    const auto page = history_page(r, "r", a - 1, 100);
+    std::vector<std::string> splits;
+    for (const auto& m : page["messages"])
+      if (m["topic"] == protocol::kTopicSamples) splits.push_back(m["payload"]["split"].get<std::string>());
+    QCOMPARE(splits, (std::vector<std::string>{protocol::kSplitTrain, protocol::kSplitEval, protocol::kSplitEval}));
+    QVERIFY(b > a);
+    // A resume drops the evaluation samples of replayed steps too.
+    w.truncate_after_step(2);
+    QCOMPARE(w.sample_steps(SampleSplit::kEval), (std::vector<int64_t>{2}));
+  }
+
+  void a_version_2_store_is_read_and_upgraded() {
+    QTemporaryDir dir;
+    const std::string path = dir.path().toStdString() + "/run.sqlite";
+    {
+      auto w = RunStore::open_for_writing(path);
+      w.append_metrics(1, 1.0, {{"reward", 0.5}});
+    }
+    {  // make it what a version 2 build wrote: no eval_samples
+      Database db(path, false);
+      db.exec("DROP TABLE eval_samples; UPDATE meta SET value='2' WHERE key='schema_version';");
+    }
+    auto old = RunStore::open_for_reading(path);
+    QVERIFY(old.sample_steps(SampleSplit::kEval).empty());
+    QVERIFY(old.samples_at(1, SampleSplit::kEval).empty());
+    QCOMPARE(history_page(old, "r", 0, 10)["messages"].size(), size_t{1});
+    auto w = RunStore::open_for_writing(path);  // a resumed run upgrades it
+    QCOMPARE(*w.meta("schema_version"), std::to_string(kRunStoreSchemaVersion));
+    w.append_samples(2, {SampleRecord{}}, SampleSplit::kEval);
+    QCOMPARE(w.sample_steps(SampleSplit::kEval), (std::vector<int64_t>{2}));
+    QCOMPARE(w.metric_series("reward").size(), size_t{1});
   }
 
   void refuses_what_is_not_a_run_store() {
