@@ -206,8 +206,9 @@ class TestSteering : public QObject {
       }
       QVERIFY(faster.metrics_at(step).at(ipc::metric::kLearningRate) == 0.01);
     }
-    // The changed lr shows from the first step: step 3's update moves the weights elsewhere, so step 4's
-    // policy (its entropy, its KL to the reference) is another one.
+    // The changed lr shows from the first step: step 3's second minibatch is scored after its first one's
+    // update (another loss), and step 4's policy (its entropy, its KL to the reference) is another one.
+    QVERIFY(faster.metrics_at(3).at(ipc::metric::kLoss) != parent_store.metrics_at(3).at(ipc::metric::kLoss));
     for (const char* name : {ipc::metric::kEntropy, ipc::metric::kKl})
       QVERIFY2(faster.metrics_at(4).at(name) != parent_store.metrics_at(4).at(name), name);
     auto p6 = read_checkpoint(checkpoint_path(pdir + "/checkpoints", 6));
