@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ipc/names.h"
 #include "ipc/protocol.h"
 
 namespace grpo::ipc {
@@ -140,7 +141,7 @@ json event_payload(const std::string& run, const EventRecord& e) {
   j["kind"] = e.kind;
   j["data"] = e.data;
   // status and log messages also carry their fields at the top level (docs/protocol.md)
-  if (e.kind == "status" || e.kind == "log")
+  if (e.kind == event::kStatus || e.kind == event::kLog)
     for (const auto& [k, v] : e.data.items())
       if (!j.contains(k)) j[k] = v;
   return j;
@@ -154,8 +155,8 @@ json heartbeat_payload(const std::string& run, int64_t last_seq, double time, co
 }
 
 std::string topic_of_event(const std::string& kind) {
-  if (kind == "status") return proto::kTopicStatus;
-  if (kind == "log") return proto::kTopicLog;
+  if (kind == event::kStatus) return proto::kTopicStatus;
+  if (kind == event::kLog) return proto::kTopicLog;
   return proto::kTopicEvent;
 }
 

@@ -18,10 +18,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "ipc/run_liveness.h"
 #include "ipc/trainer_endpoint.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
@@ -214,6 +216,9 @@ int cmd_run(const RunArgs& a) {
     grpo::check_batch_split(cfg, a.nproc);  // before starting anything
     return launch_local_ranks(a.nproc, std::chrono::seconds(cfg.dist_timeout + 30));
   }
+  // Fault injection for the launcher's tests: this rank fails at start-up, before it joins the others.
+  if (const char* f = std::getenv("GRPO_FAULT_FAIL_RANK"); f && opts.dist.world > 1 && std::atoi(f) == opts.dist.rank)
+    throw std::runtime_error("rank " + std::to_string(opts.dist.rank) + " failed at start-up (GRPO_FAULT_FAIL_RANK)");
   opts.runs_dir = a.runs_dir;
   opts.name = a.name;
   opts.resume = a.resume;
@@ -235,6 +240,24 @@ int cmd_run(const RunArgs& a) {
   std::signal(SIGTERM, on_signal);
   trainer.train();
   g_trainer = nullptr;
+  return 0;
+}
+
+// `status`: one line for people, and exit code 0 when the trainer is alive or the run ended, 3 when it
+// stopped unexpectedly (it can be resumed), 2 when the folder is not a run.
+int cmd_status(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const auto r = grpo::ipc::probe_run(dir);
+  using V = grpo::ipc::RunLiveness::Verdict;
+  if (r.verdict == V::kNone) throw grpo::ConfigError("status: '" + dir + "' is not a run folder (no run.sqlite)" +
+                                                     (r.message.empty() ? "" : ": " + r.message));
+  std::cout << fs::path(dir).lexically_normal().filename().string() << ": " << r.message << "\n";
+  if (r.verdict == V::kDead) {
+    const fs::path p = fs::path(dir).lexically_normal();
+    std::cout << "resume it with: grpo-train run --runs-dir " << (p.has_parent_path() ? p.parent_path().string() : ".")
+              << " --name " << p.filename().string() << " --resume\n";
+    return 3;
+  }
   return 0;
 }
 
@@ -435,6 +458,10 @@ int main(int argc, char** argv) {
                       "with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set (docs/distributed.md)")
       ->check(CLI::Range(1, 4096));
 
+  std::string status_dir;
+  auto* status_cmd = app.add_subcommand("status", "Say whether a run folder's trainer is alive, ended, or stopped unexpectedly");
+  status_cmd->add_option("run_dir", status_dir, "A run folder (runs/<name>)")->required();
+
   auto* keygen_cmd = app.add_subcommand("keygen", "Print a new CURVE key pair (Z85) as JSON, for --curve-keys and clients");
 
   PretrainArgs pre;
@@ -473,6 +500,7 @@ int main(int argc, char** argv) {
     if (mc.tokenize->parsed()) return grpo::cmd_tokenize(mc.tk);
     if (mc.generate->parsed()) return grpo::cmd_generate(mc.gn);
     if (mc.export_->parsed()) return grpo::cmd_export(mc.ex);
+    if (status_cmd->parsed()) return cmd_status(status_dir);
     if (keygen_cmd->parsed()) {
       const auto [pub, sec] = grpo::ipc::make_curve_keypair();
       std::cout << nlohmann::json{{"public", pub}, {"secret", sec}}.dump(2) << "\n";

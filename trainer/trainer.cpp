@@ -24,6 +24,7 @@
 #include "ipc/messages.h"
 #include "ipc/names.h"
 #include "ipc/protocol.h"
+#include "ipc/run_liveness.h"
 #include "ipc/run_store.h"
 #include "trainer/checkpoint.h"
 #include "trainer/control.h"
@@ -210,6 +211,15 @@ void Trainer::Impl::emit_event(int64_t at_step, const std::string& kind, const j
   if (endpoint) endpoint->publish(ipc::topic_of_event(kind), ipc::event_payload(opts.name, e));
 }
 
+// Which process writes the store, so that a reader can tell a live run from one killed mid-way
+// (ipc/run_liveness.h).
+void Trainer::Impl::record_process() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  store->set_meta("pid", std::to_string(::getpid()));
+  store->set_meta("host", host);
+}
+
 void Trainer::Impl::set_state(const std::string& state, const std::string& reason) {
   control->set_state(state);
   json data = {{"state", state}, {"step", step}};
@@ -310,6 +320,7 @@ void Trainer::Impl::setup_new_run() {
   if (main) {
     write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
     store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
+    record_process();
     store->set_meta("run_id", opts.name);
     store->set_meta("config", config_to_json(cfg).dump());
     store->set_meta("created", std::to_string(unix_now()));
@@ -332,6 +343,15 @@ void Trainer::Impl::setup_new_run() {
 
 void Trainer::Impl::setup_resumed_run() {
   if (!fs::is_directory(run_dir)) throw ConfigError("--resume: no run folder '" + run_dir_str + "'");
+  // A trainer still writing this folder must not get a second one; one killed mid-way left its
+  // endpoints.json behind, which nobody may take for a ready trainer.
+  const ipc::RunLiveness before = main ? ipc::probe_run(run_dir_str) : ipc::RunLiveness{};
+  if (before.verdict == ipc::RunLiveness::Verdict::kLive)
+    throw ConfigError("--resume: run '" + opts.name + "' is still " + before.message + "; stop it first (or attach to it)");
+  if (main) {
+    std::error_code ec;
+    fs::remove(run_dir / "endpoints.json", ec);
+  }
   const auto latest = latest_checkpoint((run_dir / "checkpoints").string());
   if (!latest) throw ConfigError("--resume: '" + run_dir_str + "/checkpoints' holds no checkpoint to resume from");
   auto ck = read_checkpoint(*latest);
@@ -352,6 +372,7 @@ void Trainer::Impl::setup_resumed_run() {
   if (main) {
     write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
     store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
+    record_process();
     recorded = store->last_step();
     store->truncate_after_step(step);
     store->set_meta("config", config_to_json(cfg).dump());
@@ -359,6 +380,7 @@ void Trainer::Impl::setup_resumed_run() {
   start_serving();
   emit_event(step, ipc::event::kResume,
              {{"checkpoint", *latest}, {"from_step", step}, {"discarded_steps", std::max<int64_t>(0, recorded - step)}});
+  if (before.verdict == ipc::RunLiveness::Verdict::kDead) log->info("{} {}; resuming", run_dir_str, before.message);
   log->info("resumed {} from {} (step {})", run_dir_str, *latest, step);
 }
 
@@ -406,6 +428,7 @@ void Trainer::Impl::setup_forked_run() {
   if (main) {
     write_text_atomically(run_dir / "config.json", config_to_json(cfg).dump(2) + "\n");
     store = std::make_unique<ipc::RunStore>(ipc::RunStore::open_for_writing((run_dir / "run.sqlite").string()));
+    record_process();
     store->set_meta("run_id", opts.name);
     store->set_meta("config", config_to_json(cfg).dump());
     store->set_meta("created", std::to_string(unix_now()));

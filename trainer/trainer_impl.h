@@ -120,6 +120,7 @@ struct Trainer::Impl {
   void emit_metrics(int64_t at_step, const std::map<std::string, double>& values);
   void emit_event(int64_t at_step, const std::string& kind, const nlohmann::json& data);
   void set_state(const std::string& state, const std::string& reason = "");
+  void record_process();
   RunControl::Boundary sync_boundary();
   void apply_boundary(const RunControl::Boundary& b);
   void open_log();

@@ -1,7 +1,9 @@
 // Data-parallel grpo-train (--nproc, Gloo ranks on CPU) against one process: 2 ranks with half the batch
 // each train to the same parameters and log the same rewards as 1 rank with the whole batch; a paused
 // 2-rank run stays paused on both ranks past the collective time-out and a `set` of lr lands on both at
-// the same step; a killed rank ends the run with an error naming it, and the last checkpoint loads.
+// the same step; a killed rank ends the run with an error naming it, and the last checkpoint loads; the
+// launcher names a rank that fails at start-up, leaves no rank behind when it is SIGKILLed, and refuses a
+// batch it cannot split.
 #include <QtTest>
 #include <signal.h>
 
@@ -94,6 +96,14 @@ class TestDistributed : public QObject {
         QVERIFY2(std::abs(ma.at(k) - mb.at(k)) < 1e-5,
                  qPrintable(QString("step %1 %2: %3 vs %4").arg(step).arg(k).arg(ma.at(k)).arg(mb.at(k))));
       }
+      // The gradient norm (before clipping) and the entropy: a gradient summed over the ranks instead of
+      // averaged would double the norm, and still train to nearby parameters after clipping.
+      for (const char* k : {"grad_norm", "entropy"}) {
+        QVERIFY2(ma.count(k) && mb.count(k), k);
+        QVERIFY2(std::abs(ma.at(k) - mb.at(k)) < 1e-4 * std::max(1.0, std::abs(ma.at(k))),
+                 qPrintable(QString("step %1 %2: %3 vs %4").arg(step).arg(k).arg(ma.at(k)).arg(mb.at(k))));
+      }
+      QVERIFY(ma.at("grad_norm") > 0);
       QCOMPARE(mb.at("dist/world_size"), 2.0);
       QCOMPARE(static_cast<int>(sb.samples_at(step).size()), 4 * 4);  // 2 groups from each rank
     }
@@ -172,6 +182,71 @@ class TestDistributed : public QObject {
     QVERIFY(latest.has_value());
     const auto ck = grpo::read_checkpoint(*latest);
     QVERIFY(ck.header.step >= 4);
+  }
+
+  // The launcher's own failures. A rank that fails at start-up ends the run with a message naming it, and
+  // the rank still waiting for it does not hang.
+  void rank_failing_at_start_up_is_named() {
+    QProcess launcher;
+    launcher.setWorkingDirectory(dir_.path());
+    auto env = QProcessEnvironment::systemEnvironment();
+    env.insert("GRPO_FAULT_FAIL_RANK", "1");
+    launcher.setProcessEnvironment(env);
+    QElapsedTimer clock;
+    clock.start();
+    launcher.start(GRPO_TRAIN_EXE, QStringList{"run", "--runs-dir", "runs", "--name", "nostart", "--quiet", "--nproc", "2",
+                                               "--set", "max_steps=3"} + tiny());
+    QVERIFY2(launcher.waitForFinished(90000), "the launcher did not end after a rank failed at start-up");
+    const QString err = QString::fromUtf8(launcher.readAllStandardError());
+    qInfo("ended %.1f s after the start", clock.elapsed() / 1000.0);
+    QVERIFY(launcher.exitCode() != 0);
+    QVERIFY2(err.contains("rank 1 failed at start-up"), qPrintable(err));  // the rank's own message
+    QVERIFY2(err.contains("rank 1 of 2 (pid"), qPrintable(err));           // and the launcher's
+    QList<qint64> pids;
+    QString seen = err;
+    QRegularExpression re("pids ([0-9, ]+)");
+    const auto m = re.match(seen);
+    QVERIFY(m.hasMatch());
+    for (const auto& p : m.captured(1).split(',')) QVERIFY(!alive(p.trimmed().toLongLong()));
+  }
+
+  // A launcher killed with SIGKILL leaves no rank behind: each rank has a parent-death signal (SIGTERM),
+  // and stops.
+  void killed_launcher_leaves_no_orphans() {
+    QProcess launcher;
+    launcher.setWorkingDirectory(dir_.path());
+    launcher.start(GRPO_TRAIN_EXE, QStringList{"run", "--runs-dir", "runs", "--name", "orphan", "--quiet", "--nproc", "2",
+                                               "--set", "max_steps=100000"} + tiny());
+    QString seen;
+    QList<qint64> pids;
+    QVERIFY(QTest::qWaitFor([&] { return (pids = rank_pids(launcher, seen)).size() == 2; }, 20000));
+    const QString run_dir = dir_.path() + "/runs/orphan";
+    QVERIFY(QTest::qWaitFor([&] { return QFile::exists(run_dir + "/run.sqlite"); }, 60000));
+    QTest::qWait(500);
+    ::kill(static_cast<pid_t>(launcher.processId()), SIGKILL);
+    QVERIFY(launcher.waitForFinished(10000));
+    // The ranks are the launcher's children: reparented, they are reaped by init (or a subreaper); wait
+    // until neither pid exists or is a zombie of someone else.
+    auto gone = [](qint64 pid) {
+      QFile stat(QString("/proc/%1/stat").arg(pid));
+      if (!stat.open(QIODevice::ReadOnly)) return true;
+      const QString s = QString::fromUtf8(stat.readAll());
+      return s.section(')', 1).trimmed().startsWith('Z');
+    };
+    QVERIFY2(QTest::qWaitFor([&] { return gone(pids[0]) && gone(pids[1]); }, 60000), "ranks kept running");
+  }
+
+  // A batch that cannot be split over the ranks is refused before any rank starts.
+  void invalid_batch_split_is_refused() {
+    QProcess launcher;
+    launcher.setWorkingDirectory(dir_.path());
+    launcher.start(GRPO_TRAIN_EXE, QStringList{"run", "--runs-dir", "runs", "--name", "split", "--quiet", "--nproc", "3"} + tiny());
+    QVERIFY(launcher.waitForFinished(30000));
+    const QString err = QString::fromUtf8(launcher.readAllStandardError());
+    QCOMPARE(launcher.exitCode(), 2);
+    QVERIFY2(err.contains("grpo.prompts_per_step: 4 prompts cannot be split into 2 minibatches x 3 ranks"), qPrintable(err));
+    QVERIFY(!err.contains("pids"));  // no rank was started
+    QVERIFY(!QFile::exists(dir_.path() + "/runs/split"));
   }
 };
 

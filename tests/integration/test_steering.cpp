@@ -15,6 +15,7 @@
 #include "ipc/run_store.h"
 #include "process_run.h"
 #include "protocol_fixture.h"
+#include "tiny_cli.h"
 #include "trainer/checkpoint.h"
 
 using namespace grpo;
@@ -60,23 +61,6 @@ bool same_parameters(Transformer& a, Transformer& b) {
 bool is_timing(const std::string& name) { return name.rfind("time/", 0) == 0 || name.rfind("tokens_per_sec/", 0) == 0; }
 
 const QString kExe = GRPO_TRAIN_EXE;
-
-// The tiny model of protocol_fixture.h, as --set overrides of `grpo-train run`.
-QStringList tiny_args(const QString& runs, const QString& name) {
-  QStringList a = {"run", "--runs-dir", runs, "--name", name, "--quiet", "--no-serve"};
-  for (const char* kv : {"model.init=", "model.d_model=32", "model.n_layers=1", "model.n_heads=2", "model.n_kv_heads=2",
-                         "model.mlp_hidden=32", "model.context=48", "sampling.max_new_tokens=24", "grpo.prompts_per_step=4",
-                         "grpo.group_size=4", "grpo.minibatches=2", "sample_prompts=1", "eval_every=0", "optim.lr=1e-3",
-                         "keep_checkpoints=100", "rewards.length=1", "rewards.length_target=12"})  // a reward that varies at random init
-    a << "--set" << kv;
-  return a;
-}
-
-QStringList fork_args(const QString& runs, const QString& name, const QString& parent, int from_step) {
-  QStringList a = {"run", "--runs-dir", runs, "--name", name, "--quiet", "--no-serve", "--fork", parent};
-  if (from_step >= 0) a << "--from-step" << QString::number(from_step);
-  return a;
-}
 
 }  // namespace
 
@@ -175,7 +159,7 @@ class TestSteering : public QObject {
   void forks_reproduce_or_differ() {
     QTemporaryDir tmp;
     const QString runs = tmp.path();
-    QStringList parent = tiny_args(runs, "parent");
+    QStringList parent = testing::tiny_args(runs, "parent");
     parent << "--set" << "max_steps=6" << "--set" << "checkpoint_every=2" << "--set" << "eval_every=2" << "--set"
            << "eval_prompts=4" << "--set" << "eval_store_prompts=3";
     auto r = testing::run_program(kExe, parent, runs, 300000);
@@ -183,9 +167,9 @@ class TestSteering : public QObject {
     const std::string pdir = (runs + "/parent").toStdString();
 
     // Step 3 has no checkpoint: the fork starts from step 2's and replays 3..6.
-    r = testing::run_program(kExe, fork_args(runs, "same", runs + "/parent", 3), runs, 300000);
+    r = testing::run_program(kExe, testing::fork_args(runs, "same", runs + "/parent", 3), runs, 300000);
     QVERIFY2(r.code == 0, qPrintable(r.err));
-    r = testing::run_program(kExe, fork_args(runs, "faster", runs + "/parent", 3) << "--set" << "optim.lr=0.01", runs, 300000);
+    r = testing::run_program(kExe, testing::fork_args(runs, "faster", runs + "/parent", 3) << "--set" << "optim.lr=0.01", runs, 300000);
     QVERIFY2(r.code == 0, qPrintable(r.err));
 
     auto parent_store = ipc::RunStore::open_for_reading(pdir + "/run.sqlite");
@@ -257,14 +241,14 @@ class TestSteering : public QObject {
     QTemporaryDir tmp;
     const QString runs = tmp.path();
     QProcess parent;
-    parent.start(kExe, tiny_args(runs, "parent") << "--set" << "max_steps=100000" << "--set" << "checkpoint_every=1");
+    parent.start(kExe, testing::tiny_args(runs, "parent") << "--set" << "max_steps=100000" << "--set" << "checkpoint_every=1");
     QVERIFY(parent.waitForStarted());
     const std::string ck = checkpoint_path((runs + "/parent/checkpoints").toStdString(), 2);
     QDeadlineTimer deadline(120000);
     while (!fs::exists(ck) && !deadline.hasExpired()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     QVERIFY(fs::exists(ck));
     QProcess fork;
-    fork.start(kExe, fork_args(runs, "child", runs + "/parent", 2) << "--set" << "max_steps=6");
+    fork.start(kExe, testing::fork_args(runs, "child", runs + "/parent", 2) << "--set" << "max_steps=6");
     QVERIFY(fork.waitForStarted());
     const std::string own = checkpoint_path((runs + "/child/checkpoints").toStdString(), 2);
     while (!fs::exists(own) && !deadline.hasExpired()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -282,7 +266,7 @@ class TestSteering : public QObject {
   void bad_fork_requests() {
     QTemporaryDir tmp;
     const QString runs = tmp.path();
-    auto r = testing::run_program(kExe, tiny_args(runs, "p") << "--set" << "max_steps=4" << "--set" << "checkpoint_every=2",
+    auto r = testing::run_program(kExe, testing::tiny_args(runs, "p") << "--set" << "max_steps=4" << "--set" << "checkpoint_every=2",
                                   runs, 300000);
     QVERIFY2(r.code == 0, qPrintable(r.err));
     struct Case {
@@ -291,13 +275,13 @@ class TestSteering : public QObject {
     };
     const QString p = runs + "/p";
     const Case cases[] = {
-        {fork_args(runs, "x", runs + "/nowhere", -1), "is not a run folder"},
-        {fork_args(runs, "x", p, 1), "checkpoints at steps 2, 4"},
-        {fork_args(runs, "x", p, 2) << "--resume", "cannot be combined with --resume"},
-        {fork_args(runs, "x", p, 2) << "--config" << QString(GRPO_SOURCE_DIR "/resources/configs/demo.json"), "drop --config"},
+        {testing::fork_args(runs, "x", runs + "/nowhere", -1), "is not a run folder"},
+        {testing::fork_args(runs, "x", p, 1), "checkpoints at steps 2, 4"},
+        {testing::fork_args(runs, "x", p, 2) << "--resume", "cannot be combined with --resume"},
+        {testing::fork_args(runs, "x", p, 2) << "--config" << QString(GRPO_SOURCE_DIR "/resources/configs/demo.json"), "drop --config"},
         {{"run", "--runs-dir", runs, "--name", "x", "--from-step", "2"}, "--from-step needs --fork"},
-        {fork_args(runs, "p", p, 2), "already exists"},
-        {fork_args(runs, "x", p, 2) << "--set" << "model.d_model=64", "d_model"},
+        {testing::fork_args(runs, "p", p, 2), "already exists"},
+        {testing::fork_args(runs, "x", p, 2) << "--set" << "model.d_model=64", "d_model"},
     };
     for (const auto& c : cases) {
       r = testing::run_program(kExe, c.args, runs, 60000);
