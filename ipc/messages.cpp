@@ -184,7 +184,8 @@ SampleRecord sample_from_json(const json& j) {
   return s;
 }
 
-json history_page(const RunStore& store, const std::string& run, int64_t after_seq, int64_t limit) {
+json history_page(const RunStore& store, const std::string& run, int64_t after_seq, int64_t limit,
+                  const std::function<void()>& between_queries) {
   // Records are numbered in three tables; collect the next `limit` seqs from each, merge, cut.
   struct Item {
     int64_t seq;
@@ -199,6 +200,7 @@ json history_page(const RunStore& store, const std::string& run, int64_t after_s
   std::vector<Item> items;
   for (const auto& [seq, step, time] : store.metric_seqs(after_seq, limit))
     items.push_back({seq, protocol::kTopicMetrics, metrics_payload(run, seq, step, time, store.metrics_with_seq(seq))});
+  if (between_queries) between_queries();
   for (const auto& [seq, step, time] : store.sample_seqs(after_seq, limit))
     items.push_back({seq, protocol::kTopicSamples, samples_payload(run, seq, step, time, store.samples_at(step))});
   for (const auto& [seq, step, time] : store.sample_seqs(after_seq, limit, SampleSplit::kEval))

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -57,6 +58,8 @@ std::string base64_encode(const void* data, size_t bytes);
 std::vector<unsigned char> base64_decode(const std::string& text);
 
 // Records of the store with seq > after_seq, as [{topic, payload}] in seq order, at most `limit`.
-nlohmann::json history_page(const RunStore& store, const std::string& run, int64_t after_seq, int64_t limit);
+// `between_queries` (tests) runs after the first of the per-table queries, where a writer's commits race them.
+nlohmann::json history_page(const RunStore& store, const std::string& run, int64_t after_seq, int64_t limit,
+                            const std::function<void()>& between_queries = {});
 
 }  // namespace grpo::ipc
