@@ -9,9 +9,11 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "ipc/names.h"
 #include "ipc/protocol.h"
 #include "ipc/run_store.h"
 #include "protocol_fixture.h"
+#include "trainer/checkpoint.h"
 
 using namespace grpo;
 using nlohmann::json;
@@ -83,7 +85,7 @@ class TestProtocol : public QObject {
     c.request("resume");
     wait_status(c, [&](const json& s) { return s["step"].get<int64_t>() >= paused_at + 2; });
     const json ck = c.request("checkpoint");
-    QVERIFY(ck.contains("after_step"));
+    const int64_t ck_step = ck["after_step"].get<int64_t>();
     wait_status(c, [&](const json& s) { return s["step"].get<int64_t>() >= paused_at + 4; });
     const json stop = c.request("stop");
     QCOMPARE(stop["state"].get<std::string>(), std::string("stopping"));
@@ -105,6 +107,18 @@ class TestProtocol : public QObject {
       saw_pause |= e.kind == "status" && e.data["state"] == "paused";
     }
     QVERIFY(saw_set && saw_checkpoint && saw_pause);
+    // The checkpoint command's own checkpoint, apart from the one `stop` writes at the last step: at the
+    // step its reply named, on disk and loadable there.
+    int64_t stop_step = -1;
+    std::vector<int64_t> ck_steps;
+    for (const auto& e : store.events()) {
+      if (e.kind == ipc::event::kCheckpoint) ck_steps.push_back(e.step);
+      if (e.kind == ipc::event::kStop) stop_step = e.step;
+    }
+    QVERIFY(std::find(ck_steps.begin(), ck_steps.end(), ck_step) != ck_steps.end());
+    QVERIFY2(ck_step < stop_step, qPrintable(QString("checkpoint at %1, stop at %2").arg(ck_step).arg(stop_step)));
+    const auto loaded = read_checkpoint(checkpoint_path(run.run_dir() + "/checkpoints", ck_step));
+    QCOMPARE(loaded.header.step, ck_step);
     // The metrics of the steps before and after show the optimizer and sampler really used the values.
     const auto before = store.metrics_at(paused_at), after = store.metrics_at(paused_at + 1);
     QCOMPARE(before.at("learning_rate"), 1e-4);
