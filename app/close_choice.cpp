@@ -1,10 +1,14 @@
-// Close choice (see close_choice.h).
+// Close choice (see close_choice.h), and MainWindow's closing with trainers it launched (main_window.h).
 #include "app/close_choice.h"
 
 #include <QCheckBox>
+#include <QCloseEvent>
+#include <QGuiApplication>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSettings>
+
+#include "app/main_window.h"
 
 namespace grpo::app {
 
@@ -41,6 +45,41 @@ CloseChoice ask_close_choice(QWidget* parent, const QStringList& runs) {
                                                            : CloseChoice::kAsk;
   if (choice != CloseChoice::kAsk && remember->isChecked()) save_close_choice(choice);
   return choice;
+}
+
+bool MainWindow::close_trainers() {
+  QVector<RunController*> going;
+  QStringList names;
+  for (const auto& [id, c] : controllers_)
+    if (c->trainer_running()) going << c.get(), names << c->run().name;
+  if (going.isEmpty()) return true;
+  if (closing_) return false;  // already stopping them
+  CloseChoice choice = saved_close_choice();
+  if (choice == CloseChoice::kAsk) {  // offscreen nobody can answer: stop them, as before this question
+    const QString platform = QGuiApplication::platformName();
+    choice =
+        platform == "offscreen" || platform == "minimal" ? CloseChoice::kStop : ask_close_choice(this, names);
+  }
+  if (choice == CloseChoice::kAsk) return false;  // cancelled
+  if (choice == CloseChoice::kKeep) {
+    for (RunController* c : going) c->keep_in_background();
+    return true;
+  }
+  closing_ = true;
+  setEnabled(false);
+  show_banner(tr("Stopping %1: a checkpoint first …").arg(names.join(", ")), false);
+  for (RunController* c : going) c->stop_and_wait(kStopOnCloseMs);
+  setEnabled(true);
+  closing_ = false;
+  return true;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (!close_trainers()) return event->ignore();
+  QSettings s;
+  s.setValue("window/geometry", saveGeometry());
+  s.setValue("window/state", saveState());
+  QMainWindow::closeEvent(event);
 }
 
 }  // namespace grpo::app

@@ -1,31 +1,29 @@
 // Main window (see main_window.h).
 #include "app/main_window.h"
 
-#include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDateTime>
 #include <QDir>
 #include <QDockWidget>
 #include <QFile>
-#include <QFileDialog>
-#include <QInputDialog>
 #include <QLabel>
-#include <QMenuBar>
 #include <QPlainTextEdit>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
-#include <QTextStream>
 #include <QVBoxLayout>
 
+#include "app/alerts.h"
 #include "app/close_choice.h"
+#include "app/lineage.h"
+#include "app/traces_compared.h"
 #include "ipc/protocol.h"
+#include "ui/alert_banner.h"
 #include "ui/chart_widget.h"
 #include "ui/control_panel.h"
 #include "ui/dashboard.h"
 #include "ui/hparam_diff.h"
-#include "ui/launch_dialog.h"
 #include "ui/runs_panel.h"
 #include "ui/trace_inspector.h"
 
@@ -49,6 +47,9 @@ MainWindow::MainWindow(QString runs_dir, QString trainer, QWidget* parent)
   control_ = new ui::ControlPanel;
   runs_ = new ui::RunsPanel;
   diff_ = new ui::HparamDiffTable;
+  compared_ = new TracesCompared;
+  alert_banner_ = new ui::AlertBanner;
+  alerts_ = new AlertCenter(alert_banner_, this);
   log_ = new QPlainTextEdit;
   log_->setReadOnly(true);
   log_->setMaximumBlockCount(20000);
@@ -60,15 +61,18 @@ MainWindow::MainWindow(QString runs_dir, QString trainer, QWidget* parent)
   tabs_ = new QTabWidget;
   tabs_->addTab(dashboard_, tr("Dashboard"));
   tabs_->addTab(inspector_, tr("Traces"));
+  tabs_->addTab(compared_, tr("Traces compared"));
   tabs_->addTab(diff_, tr("Compare"));
   tabs_->addTab(log_, tr("Log"));
   connect(tabs_, &QTabWidget::currentChanged, this, [this] {
     if (tabs_->currentWidget() == inspector_) refresh_inspector_steps();
+    if (tabs_->currentWidget() == compared_) refresh_compared();
   });
   auto* centre = new QWidget;
   auto* cl = new QVBoxLayout(centre);
   cl->setContentsMargins(4, 4, 4, 4);
   cl->addWidget(banner_);
+  cl->addWidget(alert_banner_);
   cl->addWidget(tabs_);
   setCentralWidget(centre);
 
@@ -98,6 +102,14 @@ MainWindow::MainWindow(QString runs_dir, QString trainer, QWidget* parent)
     if (RunData* r = run(active_)) inspector_->set_samples(step, r->samples(step));
   });
   connect(dashboard_, &ui::Dashboard::export_requested, this, &MainWindow::export_chart);
+  dashboard_->set_fork_enabled(true);
+  connect(dashboard_, &ui::Dashboard::fork_requested, this, &MainWindow::request_fork);
+  connect(alerts_, &AlertCenter::fork_requested, this, &MainWindow::request_fork);
+  connect(alerts_, &AlertCenter::resume_requested, this, [this](const QString& id) {
+    RunController* c = controller(id);
+    if (c && c->live()) return c->resume();
+    show_banner(tr("%1 is not live: nothing to resume.").arg(run(id) ? run(id)->name : id), true);
+  });
   connect(control_, &ui::ControlPanel::pause_requested, this, [this] {
     if (RunController* c = live_active(protocol::kCmdPause)) c->pause();
   });
@@ -127,67 +139,9 @@ MainWindow::~MainWindow() {
   controllers_.clear();
 }
 
-void MainWindow::build_menus() {
-  auto* file = menuBar()->addMenu(tr("&File"));
-  auto add = [this](QMenu* m, const QString& text, const QKeySequence& key, auto fn) {
-    QAction* a = m->addAction(text);
-    a->setShortcut(key);
-    connect(a, &QAction::triggered, this, fn);
-    return a;
-  };
-  add(file, tr("&Start a run…"), QKeySequence::New, [this] {
-    QStringList presets;
-    for (const auto& f : QDir(QStringLiteral(GRPO_SOURCE_RESOURCES_DIR "/configs")).entryInfoList({"*.json"}))
-      presets << f.absoluteFilePath();
-    ui::LaunchDialog dialog(presets, runs_dir_, this);
-    if (dialog.exec() != QDialog::Accepted) return;
-    const auto spec = dialog.spec();
-    launch(spec.arguments(), QDir(spec.runs_dir).filePath(spec.name));
-  });
-  add(file, tr("&Open run folder…"), QKeySequence::Open, [this] {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Run folder"), runs_dir_);
-    if (!dir.isEmpty()) open_run(dir);
-  });
-  add(file, tr("&Attach to a trainer…"), QKeySequence(tr("Ctrl+T")), [this] {
-    bool ok = false;
-    const QString text = QInputDialog::getText(this, tr("Attach"), tr("Control endpoint (tcp://host:port), or a run folder:"),
-                                               QLineEdit::Normal, {}, &ok);
-    if (!ok || text.isEmpty()) return;
-    if (QDir(text).exists()) return void(open_run(text));
-    bool ok2 = false;
-    const QString events = QInputDialog::getText(this, tr("Attach"), tr("Events endpoint (tcp://host:port):"),
-                                                 QLineEdit::Normal, {}, &ok2);
-    if (ok2) attach({events.toStdString(), text.toStdString()});
-  });
-  add(file, tr("Re&scan runs folder"), QKeySequence(tr("F5")), [this] { scan_runs_dir(); });
-  file->addSeparator();
-  add(file, tr("Export metrics as &CSV…"), QKeySequence(tr("Ctrl+E")), [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export metrics"), {}, tr("CSV (*.csv)"));
-    if (!path.isEmpty()) export_metrics_csv(active_, path);
-  });
-  add(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
-  auto* runm = menuBar()->addMenu(tr("&Run"));
-  add(runm, tr("&Pause"), QKeySequence(tr("Ctrl+P")), [this] {
-    if (RunController* c = live_active(protocol::kCmdPause)) c->pause();
-  });
-  add(runm, tr("&Resume"), QKeySequence(tr("Ctrl+R")), [this] {
-    if (RunController* c = live_active(protocol::kCmdResume)) c->resume();
-  });
-  add(runm, tr("&Checkpoint now"), QKeySequence(tr("Ctrl+K")), [this] {
-    if (RunController* c = live_active(protocol::kCmdCheckpoint)) c->checkpoint();
-  });
-  add(runm, tr("&Stop"), QKeySequence(tr("Ctrl+Shift+S")), [this] {
-    if (RunController* c = live_active(protocol::kCmdStop)) c->stop();
-  });
-  auto* view = menuBar()->addMenu(tr("&View"));
-  add(view, tr("&Dashboard"), QKeySequence(tr("Ctrl+1")), [this] { tabs_->setCurrentIndex(0); });
-  add(view, tr("&Traces"), QKeySequence(tr("Ctrl+2")), [this] { tabs_->setCurrentIndex(1); });
-  add(view, tr("C&ompare"), QKeySequence(tr("Ctrl+3")), [this] { tabs_->setCurrentIndex(2); });
-  add(view, tr("&Log"), QKeySequence(tr("Ctrl+4")), [this] { tabs_->setCurrentIndex(3); });
-}
-
 RunData* MainWindow::run(const QString& id) {
   auto it = runs_data_.find(id);
+  if (it == runs_data_.end() && !id.isEmpty() && !id.contains("://")) it = runs_data_.find(run_id_of_dir(id));
   return it == runs_data_.end() ? nullptr : it->second.get();
 }
 
@@ -212,13 +166,14 @@ RunData& MainWindow::ensure_run(const QString& id, const QString& name, const QS
     QSettings s;
     const QString key = "runs/" + QString(id).replace('/', '|');
     runs_->upsert({id, ref.name, ref.state_text(), ref.step, ref.color, s.value(key + "/tags").toString(),
-                   s.value(key + "/notes").toString()});
+                   s.value(key + "/notes").toString(), parent_id(ref)});
   }
   return ref;
 }
 
 void MainWindow::update_run_entry(const RunData& r) {
-  if (listed_.contains(r.id)) runs_->upsert({r.id, r.name, r.state_text(), r.step, r.color, {}, {}});
+  if (listed_.contains(r.id))
+    runs_->upsert({r.id, r.name, r.state_text(), r.step, r.color, {}, {}, parent_id(r)});
 }
 
 RunController& MainWindow::ensure_controller(RunData& run) {
@@ -235,11 +190,13 @@ RunController& MainWindow::ensure_controller(RunData& run) {
     }
     update_run_entry(r);
     runs_->set_checked(r.id, true);
+    if (r.is_fork()) on_lineage_known(r);  // its hello names its parent
     refresh_diff();
   });
   connect(c, &RunController::state_changed, this,
           [this, c](const QString& state, int step, const QString& reason) {
             if (c->id() == active_) control_->set_state(state, step, reason);
+            alerts_->state_changed(c->run(), state);
           });
   connect(c, &RunController::data_changed, this,
           [this, c](const RunData::Delta& d) { on_data_changed(c->run(), d); });
@@ -264,11 +221,21 @@ RunController& MainWindow::ensure_controller(RunData& run) {
   connect(c, &RunController::endpoints_ready, this, [this](const QString& dir) {
     banner_->hide();
     open_run(dir);
-    set_active_run(QDir(dir).absolutePath());
+    set_active_run(run_id_of_dir(dir));
   });
   connect(c, &RunController::process_finished, this, [this, c](int code, bool crashed, const QString&) {
-    if (!crashed && code == 0) return;
-    update_run_entry(c->run());
+    RunData& r = c->run();
+    const bool ok = !crashed && code == 0;
+    // A trainer that exits stops publishing: what the link had not received yet is in its store.
+    if (QFile::exists(QDir(r.dir).filePath("run.sqlite"))) {
+      if (listed_.contains(r.id))
+        reload_run(r);
+      else if (ok)
+        open_run(r.dir);  // a run too short to be seen live
+    }
+    if (ok) return;
+    r.state = protocol::kStateFailed;
+    update_run_entry(r);
     if (c->id() == active_) control_->set_connected(false, tr("trainer ended: exit code %1").arg(code));
   });
   return *c;
@@ -281,8 +248,42 @@ RunController* MainWindow::live_active(const QString& what) {
   return nullptr;
 }
 
+RunData* MainWindow::load_run(const QString& dir_in, bool list) {
+  const QString id = run_id_of_dir(dir_in);
+  if (!QFile::exists(QDir(id).filePath("run.sqlite"))) {
+    show_banner(tr("%1 is not a run folder (no run.sqlite)").arg(dir_in), true);
+    return nullptr;
+  }
+  const bool known = run(id) != nullptr;
+  RunData& r = ensure_run(id, QDir(id).dirName(), id, list);
+  if (known && (r.last_seq > 0 || controller(id)))
+    return &r;  // read already (live runs keep themselves current)
+  try {
+    r.load_from_store();
+  } catch (const std::exception& e) {
+    show_banner(tr("Cannot read %1: %2").arg(id, e.what()), true);
+    r.state = "unreadable";
+    return nullptr;
+  }
+  update_run_entry(r);
+  return &r;
+}
+
+void MainWindow::reload_run(RunData& r) {
+  try {
+    r.load_from_store();
+  } catch (const std::exception&) {
+    return;
+  }
+  if (dashboard_->runs().contains(r.id)) set_overlay(r.id, true);  // redrawn from what it holds now
+  update_run_entry(r);
+  if (r.id != active_) return;
+  refresh_inspector_steps();
+  refresh_compared();
+}
+
 bool MainWindow::open_run(const QString& dir_in) {
-  const QString dir = QDir(dir_in).absolutePath();
+  const QString dir = run_id_of_dir(dir_in);
   if (!QFile::exists(QDir(dir).filePath("run.sqlite"))) {
     show_banner(tr("%1 is not a run folder (no run.sqlite)").arg(dir), true);
     return false;
@@ -297,6 +298,7 @@ bool MainWindow::open_run(const QString& dir_in) {
   update_run_entry(r);
   runs_->set_checked(r.id, true);  // shows it on the charts
   if (active_.isEmpty()) runs_->set_current(r.id);
+  if (r.is_fork()) on_lineage_known(r);
   // A live run: follow it from where the store ends.
   const QString endpoints = QDir(dir).filePath("endpoints.json");
   const RunController* c = controller(r.id);
@@ -308,26 +310,32 @@ bool MainWindow::open_run(const QString& dir_in) {
       show_banner(e.what(), true);
     }
   }
+  if (r.id == active_) alerts_->show_for(&r);  // e.g. paused by a watchdog before the studio came
   refresh_diff();
   return true;
 }
 
 void MainWindow::scan_runs_dir() {
-  for (const auto& d : QDir(runs_dir_).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Time | QDir::Reversed))
+  QVector<RunData*> forks;
+  for (const auto& d :
+       QDir(runs_dir_).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Time | QDir::Reversed))
     if (QFile::exists(QDir(d.absoluteFilePath()).filePath("run.sqlite")) && !run(d.absoluteFilePath())) {
-      RunData& r = ensure_run(d.absoluteFilePath(), d.fileName(), d.absoluteFilePath());
+      RunData& r =
+          ensure_run(run_id_of_dir(d.absoluteFilePath()), d.fileName(), run_id_of_dir(d.absoluteFilePath()));
       try {
         r.load_from_store();
       } catch (const std::exception&) {
         r.state = "unreadable";
       }
-      update_run_entry(r);
+      update_run_entry(r);  // under its parent once that is listed (the runs panel moves it there)
+      if (r.is_fork()) forks << &r;
     }
+  for (RunData* f : forks) on_lineage_known(*f);
 }
 
 void MainWindow::attach(const ipc::Endpoints& endpoints, const QString& run_dir) {
-  const QString id = run_dir.isEmpty() ? QString::fromStdString(endpoints.control) : run_dir;
-  RunData& r = ensure_run(id, run_dir.isEmpty() ? id : QDir(run_dir).dirName(), run_dir);
+  const QString id = run_dir.isEmpty() ? QString::fromStdString(endpoints.control) : run_id_of_dir(run_dir);
+  RunData& r = ensure_run(id, run_dir.isEmpty() ? id : QDir(id).dirName(), run_dir.isEmpty() ? run_dir : id);
   RunController& c = ensure_controller(r);
   if (c.live()) return;
   c.attach(endpoints);
@@ -341,19 +349,25 @@ void MainWindow::on_data_changed(RunData& r, const RunData::Delta& d) {
     for (auto it = d.metrics.begin(); it != d.metrics.end(); ++it)
       dashboard_->append_metric(r.id, it.key(), it->steps, it->values);
     if (d.markers) dashboard_->set_markers(r.id, r.markers);
+    if (!d.alerts.isEmpty()) dashboard_->set_alerts(r.id, r.chart_alerts());
     replot_timer_.start();  // coalesce: at most one redraw per ~33 ms
   }
+  if (!d.alerts.isEmpty()) alerts_->fired(r, d.alerts, r.id == active_);
   if (r.id == active_) {
     for (const auto& [values, from] : d.applied) control_->mark_applied(values, from);
     if (d.samples && tabs_->currentWidget() == inspector_) refresh_inspector_steps();  // hidden: refreshed on show
   }
+  if (d.eval_samples && (r.id == active_ || dashboard_->runs().contains(r.id))) refresh_compared();
   update_run_entry(r);
+  if (d.lineage) on_lineage_known(r);
 }
 
 void MainWindow::show_run_on_charts(RunData& r) {
   dashboard_->set_axis_data(r.id, r.axis_steps, r.axis_seconds, r.axis_tokens);
   for (auto it = r.metrics.begin(); it != r.metrics.end(); ++it) dashboard_->set_metric(r.id, it.key(), it->steps, it->values);
   dashboard_->set_markers(r.id, r.markers);
+  dashboard_->set_alerts(r.id, r.chart_alerts());  // stored ones too, for a run opened from disk
+  show_lineage(r);
 }
 
 void MainWindow::set_overlay(const QString& id, bool shown) {
@@ -370,15 +384,20 @@ void MainWindow::set_overlay(const QString& id, bool shown) {
       if (RunData* o = run(other)) show_run_on_charts(*o);
   } else {
     dashboard_->remove_run(id);
+    for (const auto& other : dashboard_->runs())
+      refresh_fork_points(other);  // its forks mark their own start
   }
   dashboard_->replot();
   refresh_diff();
+  refresh_compared();
   QSettings().setValue("charts/shown", runs_->checked());
 }
 
 void MainWindow::set_active_run(const QString& id) {
   active_ = id;
+  alerts_->show_for(run(id));
   refresh_active();
+  refresh_compared();
 }
 
 void MainWindow::refresh_active() {
@@ -388,7 +407,7 @@ void MainWindow::refresh_active() {
   const bool live = c && c->live();
   control_->set_connected(live, live ? QString() : tr("%1 · %2 (not live)").arg(r->name, r->state));
   if (live) {
-    control_->set_params(live_params(r->config.value("__live", json::object())));
+    control_->set_params(live_params(r->live_schema));
     control_->set_state(r->state, r->step, r->state_reason);
   }
   inspector_->set_markers(r->markers_words());
@@ -399,26 +418,37 @@ void MainWindow::refresh_inspector_steps() {
   if (RunData* r = run(active_)) inspector_->set_available_steps(r->sample_steps);
 }
 
+void MainWindow::refresh_compared() {
+  if (tabs_->currentWidget() != compared_) return;  // refreshed when shown
+  QVector<RunData*> others;
+  for (const auto& id : runs_->checked())
+    if (RunData* o = run(id); o && o->id != active_) others << o;
+  compared_->set_runs(run(active_), others);
+}
+
 void MainWindow::refresh_diff() {
   QMap<QString, QMap<QString, QString>> configs;
   for (const auto& id : runs_->checked())
     if (RunData* r = run(id)) {
       auto flat = r->flat_config();
       for (auto it = flat.begin(); it != flat.end();) it = it.key().startsWith("__") ? flat.erase(it) : std::next(it);
-      configs[r->name] = flat;
+      // A fork's column says whose fork it is: the rows then read as what the fork changed.
+      configs[r->is_fork() ? tr("%1 (fork of %2 @ %3)").arg(r->name, r->parent_name).arg(r->parent_step)
+                           : r->name] = flat;
     }
   diff_->set_configs(configs);
 }
 
-void MainWindow::launch(const QStringList& args, const QString& run_dir) {
-  if (trainer_.isEmpty()) return show_banner(tr("grpo-train was not found: pass --trainer or set GRPO_TRAIN"), true);
-  for (const auto& [id, c] : controllers_)
-    if (c->trainer_running())
-      return show_banner(tr("A run started here is still going; stop it first."), true);
-  const QString dir = QDir(run_dir).absolutePath();
-  RunData& r = ensure_run(dir, QDir(dir).dirName(), dir, false);  // listed once its folder exists
+bool MainWindow::launch(const QStringList& args, const QString& run_dir) {
+  if (trainer_.isEmpty()) {
+    show_banner(tr("grpo-train was not found: pass --trainer or set GRPO_TRAIN"), true);
+    return false;
+  }
+  // Several trainers may run at once (a paused parent and its fork), one per run folder.
   QDir().mkpath(runs_dir_);
-  ensure_controller(r).launch(trainer_, args, run_dir);
+  const QString dir = run_id_of_dir(run_dir);
+  RunData& r = ensure_run(dir, QDir(dir).dirName(), dir, false);  // listed once its folder exists
+  return ensure_controller(r).launch(trainer_, args, run_dir);
 }
 
 void MainWindow::launch_demo() {
@@ -434,64 +464,5 @@ void MainWindow::show_banner(const QString& text, bool error) {
 }
 
 QString MainWindow::banner_text() const { return banner_->isVisible() ? banner_->text() : QString(); }
-
-void MainWindow::export_chart(ui::ChartWidget* chart) {
-  const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), {}, tr("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"));
-  if (!path.isEmpty() && !chart->save(path, chart->width(), chart->height())) show_banner(tr("Cannot write %1").arg(path), true);
-}
-
-bool MainWindow::export_metrics_csv(const QString& id, const QString& path) {
-  RunData* r = run(id);
-  QFile f(path);
-  if (!r || !f.open(QIODevice::WriteOnly | QIODevice::Text)) return false;
-  QTextStream out(&f);
-  QStringList names = r->metrics.keys();
-  names.sort();
-  QMap<int, QMap<QString, double>> rows;
-  for (const auto& n : names)
-    for (int i = 0; i < r->metrics[n].steps.size(); ++i) rows[r->metrics[n].steps[i]][n] = r->metrics[n].values[i];
-  out << "step," << names.join(',') << "\n";
-  for (auto it = rows.begin(); it != rows.end(); ++it) {
-    out << it.key();
-    for (const auto& n : names) out << ',' << (it->contains(n) ? QString::number(it->value(n), 'g', 10) : QString());
-    out << "\n";
-  }
-  return true;
-}
-
-bool MainWindow::close_trainers() {
-  QVector<RunController*> going;
-  QStringList names;
-  for (const auto& [id, c] : controllers_)
-    if (c->trainer_running()) going << c.get(), names << c->run().name;
-  if (going.isEmpty()) return true;
-  if (closing_) return false;  // already stopping them
-  CloseChoice choice = saved_close_choice();
-  if (choice == CloseChoice::kAsk) {  // offscreen nobody can answer: stop them, as before this question
-    const QString platform = QGuiApplication::platformName();
-    choice =
-        platform == "offscreen" || platform == "minimal" ? CloseChoice::kStop : ask_close_choice(this, names);
-  }
-  if (choice == CloseChoice::kAsk) return false;  // cancelled
-  if (choice == CloseChoice::kKeep) {
-    for (RunController* c : going) c->keep_in_background();
-    return true;
-  }
-  closing_ = true;
-  setEnabled(false);
-  show_banner(tr("Stopping %1: a checkpoint first …").arg(names.join(", ")), false);
-  for (RunController* c : going) c->stop_and_wait(kStopOnCloseMs);
-  setEnabled(true);
-  closing_ = false;
-  return true;
-}
-
-void MainWindow::closeEvent(QCloseEvent* event) {
-  if (!close_trainers()) return event->ignore();
-  QSettings s;
-  s.setValue("window/geometry", saveGeometry());
-  s.setValue("window/state", saveState());
-  QMainWindow::closeEvent(event);
-}
 
 }  // namespace grpo::app

@@ -1,10 +1,15 @@
-// The studio's main window: runs list (left), dashboard / traces / comparison / log (centre), control
-// panel (right). Holds every run's data, which run is active, and one RunController per live or launched
-// run (its link, its trainer process, hello and replies), and wires the controllers' signals to the ui/
-// widgets; the widgets know nothing of sockets or stores. Layout, runs and settings persist in QSettings.
+// The studio's main window: runs list (left; forks under their parents), dashboard / traces / traces
+// compared / comparison / log (centre, under the alert banner), control panel (right). Holds every run's
+// data, which run is active, and one RunController per live or launched run (its link, its trainer process,
+// hello and replies), and wires the controllers' signals to the ui/ widgets; the widgets know nothing of
+// sockets or stores. Lineage (app/lineage.h), alerts (app/alerts.h), the fork dialog (app/fork_dialog.h)
+// and the compared traces (app/traces_compared.h) have files of their own; menus and exports are in
+// main_menus.cpp, closing with trainers still running in close_choice.cpp. Layout, runs and settings
+// persist in QSettings.
 #pragma once
 
 #include <QMainWindow>
+#include <QPointer>
 #include <QSet>
 #include <QTimer>
 
@@ -19,6 +24,7 @@ class QPlainTextEdit;
 class QTabWidget;
 
 namespace grpo::ui {
+class AlertBanner;
 class ControlPanel;
 class Dashboard;
 class HparamDiffTable;
@@ -29,6 +35,10 @@ class ChartWidget;
 
 namespace grpo::app {
 
+class AlertCenter;
+class ForkDialog;
+class TracesCompared;
+
 class MainWindow : public QMainWindow {
   Q_OBJECT
  public:
@@ -36,11 +46,24 @@ class MainWindow : public QMainWindow {
   ~MainWindow() override;
 
   // Actions (menus, shortcuts, command line and tests use these).
-  void launch(const QStringList& args, const QString& run_dir);  // starts grpo-train and attaches to it
+  // Starts grpo-train and attaches to it once its folder's endpoints.json appears; false (and a banner) when
+  // it cannot start (no grpo-train; a trainer this studio started for the same folder still runs).
+  bool launch(const QStringList& args, const QString& run_dir);
   void launch_demo();
   bool open_run(const QString& dir);                              // a finished or live run folder
   void attach(const ipc::Endpoints& endpoints, const QString& run_dir = {});
-  void scan_runs_dir();
+  void scan_runs_dir();  // lists every run folder in the runs folder (forks under their parents)
+
+  // Forks. Opens the fork dialog for run `id` at `step` (a chart's "Fork from here…", the alert banner's
+  // "Fork from step N…"); a step on a fork's faint parent history forks the ancestor that recorded it.
+  // The dialog is window-modal and not waited for: fork_dialog() is the open one (tests fill and accept it).
+  void request_fork(const QString& id, int step);
+  ForkDialog* fork_dialog() const;
+  // Starts grpo-train run --fork <parent folder> --from-step `step` --name `name` in the runs folder, with
+  // --set key=value for each change and each of `extra`, through launch(); false (and a banner) when the
+  // parent is not a local run folder or the name is taken.
+  bool fork_run(const QString& parent_id, int step, const QString& name,
+                const QMap<QString, QVariant>& changes, const QStringList& extra = {});
 
   // For tests and scripting.
   ui::Dashboard* dashboard() const { return dashboard_; }
@@ -48,8 +71,11 @@ class MainWindow : public QMainWindow {
   ui::TraceInspector* inspector() const { return inspector_; }
   ui::RunsPanel* runs_panel() const { return runs_; }
   ui::HparamDiffTable* diff_table() const { return diff_; }
+  ui::AlertBanner* alert_banner() const { return alert_banner_; }
+  AlertCenter* alerts() const { return alerts_; }
+  TracesCompared* traces_compared() const { return compared_; }
   QTabWidget* tabs() const { return tabs_; }
-  RunData* run(const QString& id);
+  RunData* run(const QString& id);  // a folder's id may be given as any path to it
   QString active_run() const { return active_; }
   void set_active_run(const QString& id);
   void set_overlay(const QString& id, bool shown);
@@ -73,7 +99,13 @@ class MainWindow : public QMainWindow {
   RunController* live_active(const QString& what);  // the active run's live controller, else a banner
   void on_data_changed(RunData& r, const RunData::Delta& d);
   bool close_trainers();  // closing: asks or applies the choice; false: stay open
+  RunData* load_run(const QString& dir, bool list);  // a local run folder's data, read from its store once
+  void reload_run(RunData& r);  // read again from its store (its trainer exited), and redrawn
   void show_run_on_charts(RunData& r);
+  void show_lineage(RunData& r);                // its ancestors' history faint, its forks' starts marked
+  void refresh_fork_points(const QString& id);  // its forks' starts (a fork without its parent: its own)
+  void on_lineage_known(RunData& r);  // r turned out to be a fork: list it under its parent, draw both
+  void refresh_compared();
   void refresh_active();
   void refresh_inspector_steps();
   void refresh_diff();
@@ -95,6 +127,10 @@ class MainWindow : public QMainWindow {
   ui::ControlPanel* control_;
   ui::RunsPanel* runs_;
   ui::HparamDiffTable* diff_;
+  TracesCompared* compared_;
+  ui::AlertBanner* alert_banner_;
+  AlertCenter* alerts_;
+  QPointer<ForkDialog> fork_dialog_;
   QTabWidget* tabs_;
   QPlainTextEdit* log_;
   QLabel* banner_;

@@ -20,14 +20,26 @@ QVector<ui::LiveParam> live_params(const json& live) {
     return it != spec.end() && it->is_number() ? it->get<double>() : 0.0;
   };
   for (const auto& [key, spec] : live.items()) {
-    // Numbers only: the panel has no editor for other kinds (e.g. "choice", whose value is a string).
     const std::string type = spec.is_object() ? spec.value("type", "") : "";
-    if (type != "integer" && type != "number") continue;
+    ui::LiveParam p;
+    p.key = QString::fromStdString(key);
+    if (type == "choice") {  // a string out of a list, e.g. watchdogs.<rule>.action
+      for (const auto& c : spec.value("choices", json::array()))
+        if (c.is_string()) p.choices << QString::fromStdString(c.get<std::string>());
+      const auto value = spec.find("value");
+      p.text =
+          value != spec.end() && value->is_string() ? QString::fromStdString(value->get<std::string>()) : "";
+      if (!p.choices.isEmpty()) params.push_back(p);
+      continue;
+    }
+    if (type != "integer" && type != "number") continue;  // no editor for other kinds
     const auto exclusive = spec.find("min_exclusive");
-    params.push_back({QString::fromStdString(key), type == "integer", number(spec, "min"),
-                      number(spec, "max"),
-                      exclusive != spec.end() && exclusive->is_boolean() && exclusive->get<bool>(),
-                      number(spec, "value")});
+    p.integer = type == "integer";
+    p.min = number(spec, "min");
+    p.max = number(spec, "max");
+    p.min_exclusive = exclusive != spec.end() && exclusive->is_boolean() && exclusive->get<bool>();
+    p.value = number(spec, "value");
+    params.push_back(p);
   }
   return params;
 }
@@ -127,9 +139,12 @@ void RunController::checkpoint() {
 
 void RunController::set(const QMap<QString, QVariant>& values) {
   json args = json::object();
-  for (auto it = values.begin(); it != values.end(); ++it)
-    args[it.key().toStdString()] = it.value().typeId() == QMetaType::LongLong ? json(it.value().toLongLong())
-                                                                              : json(it.value().toDouble());
+  for (auto it = values.begin(); it != values.end(); ++it) {
+    const int type = it.value().typeId();
+    args[it.key().toStdString()] = type == QMetaType::LongLong  ? json(it.value().toLongLong())
+                                   : type == QMetaType::QString ? json(it.value().toString().toStdString())
+                                                                : json(it.value().toDouble());
+  }
   send(protocol::kCmdSet, args);
 }
 
@@ -171,7 +186,11 @@ void RunController::on_hello(const QByteArray& hello_json) {
   if (h.contains("config")) run_.config = h["config"];
   run_.state = QString::fromStdString(h.value("state", std::string(protocol::kStateRunning)));
   const json live = h.value("live", json::object());
-  run_.config["__live"] = live;  // the editor's schema, kept with the run (refresh on selecting it)
+  run_.live_schema = live;  // the editor's schema, kept with the run (refresh on selecting it)
+  if (const auto parent = h.find("parent"); parent != h.end() && parent->is_object())  // a fork
+    run_.set_parent(QString::fromStdString(parent->value("run", "")),
+                    QString::fromStdString(parent->value("dir", "")),
+                    static_cast<int>(parent->value("step", int64_t{-1})));
   emit hello_received(live_params(live));
 }
 
@@ -199,8 +218,10 @@ void RunController::on_reply(int, bool ok, const QString& cmd, const QByteArray&
   if (cmd == protocol::kCmdSet) {
     QMap<QString, QVariant> values;
     const json effective = r.value("effective", json::object());
-    for (const auto& [k, v] : effective.items())
+    for (const auto& [k, v] : effective.items()) {
       if (v.is_number()) values[QString::fromStdString(k)] = v.get<double>();
+      if (v.is_string()) values[QString::fromStdString(k)] = QString::fromStdString(v.get<std::string>());
+    }
     emit set_accepted(values, static_cast<int>(r.value("from_step", int64_t{0})));
   } else if (r.contains("state") && r["state"].is_string()) {
     emit state_changed(QString::fromStdString(r["state"].get<std::string>()),

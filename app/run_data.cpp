@@ -3,6 +3,7 @@
 
 #include <QDir>
 #include <QVariant>
+#include <algorithm>
 #include <cmath>
 
 #include "ipc/messages.h"
@@ -68,23 +69,84 @@ void RunData::add_point(int at_step, double time, const std::map<std::string, do
   step = std::max(step, at_step);
 }
 
-void RunData::add_event(const std::string& kind, int64_t at_step, const json& data) {
+bool WatchdogAlert::pauses() const {
+  return action == ipc::watchdog::kActionPause || action == ipc::watchdog::kActionCheckpointPause;
+}
+
+void RunData::set_parent(const QString& name, const QString& dir_in, int at_step) {
+  if (dir_in.isEmpty()) return;
+  parent_name = name.isEmpty() ? QDir(dir_in).dirName() : name;
+  if (parent_dir != dir_in || parent_step != at_step) ancestry_loaded = false;  // to be read again
+  parent_dir = dir_in;
+  parent_step = at_step;
+}
+
+int RunData::add_event(const std::string& kind, int64_t at_step, const json& data) {
   if (kind == event::kHparams) {
     QStringList parts;
     const json changed = data.value("changed", json::object());  // named: items() must not outlive it
-    for (const auto& [k, change] : changed.items()) {
+    ConfigChange change{static_cast<int>(data.value("from_step", at_step + 1)), json::object()};
+    for (const auto& [k, c] : changed.items()) {
       const QString key = QString::fromStdString(k).section('.', -1);
-      parts << key + "→" + QString::fromStdString(change.value("to", json()).dump());
+      parts << key + "→" + QString::fromStdString(c.value("to", json()).dump());
+      change.changed[k] = c.value("to", json());
     }
-    markers.push_back({static_cast<int>(data.value("from_step", at_step + 1)), parts.join(", "), false});
+    markers.push_back({change.from_step, parts.join(", "), false});
+    changes_.push_back(std::move(change));
   } else if (kind == event::kCheckpoint) {
     markers.push_back({static_cast<int>(at_step), "checkpoint", true});
   } else if (kind == event::kStatus) {
     state = QString::fromStdString(data.value("state", "unknown"));
     state_reason = QString::fromStdString(data.value("reason", ""));
-  } else if (kind == event::kStart) {
-    if (data.contains("config")) config = data["config"];
+    // A pausing alert waits for an answer until the run pauses and then runs again (or ends).
+    if (state == protocol::kStatePaused) awaiting_paused_ = awaiting_ >= 0;
+    if ((state == protocol::kStateRunning && awaiting_paused_) || state == protocol::kStateFinished ||
+        state == protocol::kStateStopped || state == protocol::kStateFailed) {
+      awaiting_ = -1;
+      awaiting_paused_ = false;
+    }
+  } else if (kind == event::kStart || kind == event::kFork) {
+    if (data.contains("config")) config = start_config_ = data["config"];
+    if (kind == event::kFork)
+      set_parent(QString::fromStdString(data.value("parent_run", "")),
+                 QString::fromStdString(data.value("parent_dir", "")),
+                 static_cast<int>(data.value("parent_step", at_step)));
+  } else if (kind == event::kWatchdog) {
+    namespace wd = ipc::watchdog;
+    const std::string action = data.value("action", "");
+    if (action != wd::kActionAlert && action != wd::kActionPause && action != wd::kActionCheckpointPause)
+      return -1;
+    WatchdogAlert a;
+    a.rule = QString::fromStdString(data.value("rule", ""));
+    a.metric = QString::fromStdString(data.value("metric", ""));
+    a.action = QString::fromStdString(action);
+    a.message = QString::fromStdString(data.value("message", ""));
+    a.step = static_cast<int>(data.value("step", at_step));
+    const auto ck = data.find("checkpoint_step");
+    a.checkpoint_step =
+        ck != data.end() && ck->is_number_integer() ? static_cast<int>(ck->get<int64_t>()) : -1;
+    alerts.push_back(a);
+    if (a.pauses()) {
+      awaiting_ = static_cast<int>(alerts.size()) - 1;
+      awaiting_paused_ = false;
+    }
+    return static_cast<int>(alerts.size()) - 1;
   }
+  return -1;
+}
+
+json RunData::config_at(int at_step) const {
+  json out = start_config_.is_object() ? start_config_ : config;
+  if (!out.is_object()) return json::object();
+  for (const auto& c : changes_) {
+    if (c.from_step > at_step) continue;
+    for (const auto& [k, v] : c.changed.items()) {
+      std::string pointer = "/" + k;
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      out[json::json_pointer(pointer)] = v;
+    }
+  }
+  return out;
 }
 
 void RunData::load_from_store() {
@@ -94,8 +156,19 @@ void RunData::load_from_store() {
   axis_steps.clear();
   axis_seconds.clear();
   axis_tokens.clear();
+  alerts.clear();
+  awaiting_ = -1;
+  awaiting_paused_ = false;
+  changes_.clear();
+  start_config_ = json();
   t0_ = -1;
   if (auto c = store.meta("config")) config = json::parse(*c, nullptr, false);
+  if (auto l = store.meta("live_schema")) live_schema = json::parse(*l, nullptr, false);  // absent before 0.2
+  if (auto parent = store.meta(ipc::meta::kParentDir)) {
+    const auto at = store.meta(ipc::meta::kParentStep);
+    set_parent(QString::fromStdString(store.meta(ipc::meta::kParentRun).value_or("")),
+               QString::fromStdString(*parent), at ? QString::fromStdString(*at).toInt() : -1);
+  }
   if (auto s = store.meta("state")) state = QString::fromStdString(*s);
   if (auto created = store.meta("created")) t0_ = std::stod(*created);
   // Points in step order, metric records grouped by their seq.
@@ -106,8 +179,12 @@ void RunData::load_from_store() {
     last_seq = std::max(last_seq, e.seq);
   }
   last_seq = std::max(last_seq, store.last_seq());
+  // Paused (or about to pause) by a watchdog before the studio came: that alert still waits for an answer.
+  pending_alert = awaiting_;
   sample_steps.clear();
   for (int64_t s : store.sample_steps()) sample_steps << static_cast<int>(s);
+  eval_steps.clear();
+  for (int64_t s : store.sample_steps(ipc::SampleSplit::kEval)) eval_steps << static_cast<int>(s);
 }
 
 void RunData::apply(const ipc::Event& e, Delta& delta) {
@@ -128,36 +205,62 @@ void RunData::apply(const ipc::Event& e, Delta& delta) {
     const int s = static_cast<int>(p.value("step", int64_t{0}));
     QVector<ui::SampleView> views;
     for (const auto& j : p.value("samples", json::array())) views << to_view(ipc::sample_from_json(j));
-    sample_cache_[s] = std::move(views);
-    if (sample_steps.isEmpty() || sample_steps.last() < s) sample_steps << s;
-    delta.samples = true;
+    // An evaluation's held-out completions travel on the same topic; the inspector shows training ones only.
+    const bool eval = p.value("split", std::string(protocol::kSplitTrain)) == protocol::kSplitEval;
+    auto& steps = eval ? eval_steps : sample_steps;
+    (eval ? eval_cache_ : sample_cache_)[s] = std::move(views);
+    if (steps.isEmpty() || steps.last() < s) steps << s;
+    (eval ? delta.eval_samples : delta.samples) = true;
   } else {  // event, status, log
     const std::string kind = p.value("kind", "");
     const auto before = markers.size();
-    add_event(kind, p.value("step", int64_t{0}), p.value("data", json::object()));
+    const bool was_fork = is_fork();
+    const int alert = add_event(kind, p.value("step", int64_t{0}), p.value("data", json::object()));
+    if (alert >= 0) {
+      delta.alerts << alert;
+      pending_alert = alert;  // shown until acted on (resumed, forked or dismissed)
+    }
+    delta.lineage |= is_fork() != was_fork;
     delta.markers |= markers.size() != before;
     delta.state |= kind == event::kStatus;
     if (kind == event::kHparams) {
       QMap<QString, QVariant> values;
       const json changed = p["data"].value("changed", json::object());
-      for (const auto& [k, change] : changed.items())  // numbers: what the panel edits
-        if (const json to = change.value("to", json()); to.is_number())
-          values[QString::fromStdString(k)] = to.get<double>();
+      for (const auto& [k, change] : changed.items()) {  // numbers and choices: what the panel edits
+        const json to = change.value("to", json());
+        if (to.is_number()) values[QString::fromStdString(k)] = to.get<double>();
+        if (to.is_string()) values[QString::fromStdString(k)] = QString::fromStdString(to.get<std::string>());
+      }
       delta.applied.push_back({values, static_cast<int>(p["data"].value("from_step", int64_t{0}))});
     }
   }
 }
 
-QVector<ui::SampleView> RunData::samples(int at_step) {
-  if (auto it = sample_cache_.find(at_step); it != sample_cache_.end()) return *it;
+QVector<ui::SampleView> RunData::stored_samples(int at_step, ipc::SampleSplit split) {
+  auto& cache = split == ipc::SampleSplit::kEval ? eval_cache_ : sample_cache_;
+  if (auto it = cache.find(at_step); it != cache.end()) return *it;
   if (dir.isEmpty()) return {};
   QVector<ui::SampleView> out;
   try {
     auto store = ipc::RunStore::open_for_reading(QDir(dir).filePath("run.sqlite").toStdString());
-    for (const auto& s : store.samples_at(at_step)) out << to_view(s);
+    for (const auto& s : store.samples_at(at_step, split)) out << to_view(s);
   } catch (const std::exception&) {
   }
-  if (!out.isEmpty()) sample_cache_[at_step] = out;
+  if (!out.isEmpty()) cache[at_step] = out;
+  return out;
+}
+
+QVector<ui::SampleView> RunData::samples(int at_step) {
+  return stored_samples(at_step, ipc::SampleSplit::kTrain);
+}
+
+QVector<ui::SampleView> RunData::eval_samples(int at_step) {
+  return stored_samples(at_step, ipc::SampleSplit::kEval);
+}
+
+QVector<ui::Alert> RunData::chart_alerts() const {
+  QVector<ui::Alert> out;
+  for (const auto& a : alerts) out.push_back({a.step, a.metric, a.rule});
   return out;
 }
 

@@ -1,6 +1,7 @@
 // One run as the studio holds it: name, colour, state, config, every metric series, markers (set changes,
-// checkpoints) and sampled completions, loaded from its run store and kept current from live protocol
-// events. Plain data and conversions to the widgets' types; no widgets, no sockets.
+// checkpoints), the watchdog alerts it raised, its parent (a fork), and its sampled completions (training
+// steps' and evaluations' held-out ones, kept apart), loaded from its run store and kept current from live
+// protocol events. Plain data and conversions to the widgets' types; no widgets, no sockets.
 #pragma once
 
 #include <QColor>
@@ -25,6 +26,20 @@ struct MetricSeries {
   QVector<double> values;
 };
 
+// A watchdog that fired with a visible action (alert, pause, checkpoint_pause; "event" is only recorded).
+struct WatchdogAlert {
+  QString rule, metric, action, message;
+  int step = 0;
+  int checkpoint_step = -1;  // the newest checkpoint at or before the alarm (where a fork starts); -1: none
+  bool pauses() const;       // the action pauses the run
+};
+
+// A live change of hyperparameters: its values (JSON) and the first step that used them.
+struct ConfigChange {
+  int from_step = 0;
+  nlohmann::json changed;  // {key: value}
+};
+
 class RunData {
  public:
   QString id;    // the run folder, or the control endpoint of a remote run
@@ -36,12 +51,28 @@ class RunData {
   QString state_text() const;  // the state with its reason, as shown
   int step = 0;
   nlohmann::json config = nlohmann::json::object();
+  nlohmann::json live_schema = nlohmann::json::object();  // the live keys: hello's `live`, or the store's meta
   QHash<QString, MetricSeries> metrics;
   QVector<int> axis_steps;  // per step with metrics: wall seconds since the start, tokens so far
   QVector<double> axis_seconds, axis_tokens;
   QVector<ui::Marker> markers;
-  QVector<int> sample_steps;
-  int64_t last_seq = 0;  // the newest record held
+  QVector<int> sample_steps;  // training steps with stored samples
+  QVector<int> eval_steps;    // evaluations with stored held-out completions (eval samples)
+  QVector<WatchdogAlert> alerts;
+  int pending_alert = -1;  // the newest alert that came in live and was not acted on yet (-1: none)
+  int64_t last_seq = 0;    // the newest record held
+
+  // A fork's parent (empty for a run of its own): its folder name, folder and the step the fork starts from.
+  QString parent_name, parent_dir;
+  int parent_step = -1;
+  bool is_fork() const { return !parent_dir.isEmpty(); }
+  void set_parent(const QString& name, const QString& dir, int step);
+  // The ancestors' history before this run's first step (app/lineage.cpp fills it): metric -> points.
+  QHash<QString, MetricSeries> ancestry;
+  bool ancestry_loaded = false;
+
+  // The config in effect after `at_step` (the start config plus the live changes used by then).
+  nlohmann::json config_at(int at_step) const;
 
   // Loads everything recorded so far from <dir>/run.sqlite (throws ipc::StoreError).
   void load_from_store();
@@ -51,12 +82,16 @@ class RunData {
     QHash<QString, MetricSeries> metrics;  // new points per metric
     QVector<int> axis_steps;
     QVector<double> axis_seconds, axis_tokens;
-    bool markers = false, samples = false, state = false;
+    bool markers = false, samples = false, eval_samples = false, state = false;
+    bool lineage = false;  // the run turned out to be a fork (its fork event)
+    QVector<int> alerts;   // indices into RunData::alerts of the alerts in this batch
     QVector<std::pair<QMap<QString, QVariant>, int>> applied;  // hparams events: values and their first step
   };
   void apply(const ipc::Event& e, Delta& delta);
 
-  QVector<ui::SampleView> samples(int step);  // from the live cache, else the store
+  QVector<ui::SampleView> samples(int step);       // a training step's, from the live cache, else the store
+  QVector<ui::SampleView> eval_samples(int step);  // an evaluation's held-out completions (group = prompt)
+  QVector<ui::Alert> chart_alerts() const;         // the alerts as chart markers
   QMap<QString, QString> flat_config() const;
   QStringList markers_words() const;  // the run's self-verification markers
 
@@ -64,9 +99,15 @@ class RunData {
 
  private:
   void add_point(int step, double time, const std::map<std::string, double>& values, Delta* delta);
-  void add_event(const std::string& kind, int64_t step, const nlohmann::json& data);
+  // Returns the index of the alert it added to `alerts` (a visible watchdog), else -1.
+  int add_event(const std::string& kind, int64_t step, const nlohmann::json& data);
+  QVector<ui::SampleView> stored_samples(int step, ipc::SampleSplit split);
   double t0_ = -1;
-  QHash<int, QVector<ui::SampleView>> sample_cache_;
+  nlohmann::json start_config_;  // the start or fork event's config (null: only `config` is known)
+  QVector<ConfigChange> changes_;
+  int awaiting_ = -1;  // the newest pausing alert the run has not run on after (read from the store)
+  bool awaiting_paused_ = false;
+  QHash<int, QVector<ui::SampleView>> sample_cache_, eval_cache_;
 };
 
 }  // namespace grpo::app

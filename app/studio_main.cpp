@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
   QCommandLineOption open("open", "Open a run folder (finished or live); repeatable.", "DIR");
   QCommandLineOption attach("attach", "Attach to a live trainer: its run folder, or EVENTS,CONTROL endpoints.", "WHERE");
   QCommandLineOption trainer("trainer", "The grpo-train executable (default: found next to this one, or on PATH).", "FILE");
-  QCommandLineOption tab("tab", "Start on this tab: dashboard, traces, compare or log.", "NAME", "dashboard");
+  QCommandLineOption tab("tab", "Start on this tab: dashboard, traces, traces-compared, compare or log.",
+                         "NAME", "dashboard");
   QCommandLineOption heat("heat-map", "Trace heat map: none, improbability, delta, entropy or kl.", "NAME", "none");
   QCommandLineOption shot("screenshot", "Save a screenshot of the window to FILE, then quit.", "FILE");
   QCommandLineOption shot_after("screenshot-after", "Seconds to wait before the screenshot.", "SECONDS", "5");
@@ -56,9 +57,10 @@ int main(int argc, char** argv) {
   cli.addOptions({runs_dir, demo, open, attach, trainer, tab, heat, shot, shot_after, quit_after});
   cli.process(app);
   // Every option is checked before anything starts.
-  const QStringList tabs = {"dashboard", "traces", "compare", "log"};
+  const QStringList tabs = {"dashboard", "traces", "traces-compared", "compare", "log"};  // the tabs' order
   if (tabs.indexOf(cli.value(tab)) < 0) {
-    std::fprintf(stderr, "grpo-studio: --tab takes dashboard, traces, compare or log, not %s\n", qPrintable(cli.value(tab)));
+    std::fprintf(stderr, "grpo-studio: --tab takes dashboard, traces, traces-compared, compare or log, not %s\n",
+                 qPrintable(cli.value(tab)));
     return 2;
   }
   const QStringList heats = {"none", "improbability", "delta", "entropy", "kl"};

@@ -22,8 +22,10 @@ json value_of(Config& c, const std::string& key) {
   return nullptr;
 }
 
-// The live keys with their type and range, so a client can build editors and validate before sending.
-json live_schema(Config& c) {
+}  // namespace
+
+json live_schema(const Config& config) {
+  Config c = config;
   json out = json::object();
   for (const auto& f : config_fields(c)) {
     if (!f.live) continue;
@@ -34,8 +36,6 @@ json live_schema(Config& c) {
   }
   return out;
 }
-
-}  // namespace
 
 RunControl::RunControl(const Config& config, std::string run_id, json info, const std::atomic<bool>* external_stop)
     : config_(config),

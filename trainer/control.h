@@ -18,6 +18,10 @@
 
 namespace grpo {
 
+// The live keys with their type, range or choices and current value: hello's `live`, and the run store's
+// meta `live_schema` (so a client can edit a finished run's settings, e.g. for a fork, without a hello).
+nlohmann::json live_schema(const Config& config);
+
 class RunControl : public ipc::CommandHandler {
  public:
   // `external_stop` (may be null) is polled while paused: a signal handler can only set a flag.

@@ -218,6 +218,7 @@ void Trainer::Impl::record_process() {
   ::gethostname(host, sizeof(host) - 1);
   store->set_meta("pid", std::to_string(::getpid()));
   store->set_meta("host", host);
+  store->set_meta("live_schema", live_schema(cfg).dump());
 }
 
 void Trainer::Impl::set_state(const std::string& state, const std::string& reason) {

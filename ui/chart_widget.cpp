@@ -25,6 +25,7 @@ ChartWidget::ChartWidget(const QString& title, QWidget* parent) : QWidget(parent
   layout->addWidget(plot_);
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   plot_->setNotAntialiasedElements(QCP::aeFills);  // antialiased fills cost ~6x (measured)
+  plot_->addLayer("faint", plot_->layer("main"), QCustomPlot::limBelow);  // faint series, under the others
   plot_->axisRect()->setRangeDrag(Qt::Horizontal | Qt::Vertical);
   plot_->axisRect()->setRangeZoom(Qt::Horizontal | Qt::Vertical);
   plot_->plotLayout()->insertRow(0);
@@ -249,6 +250,8 @@ void ChartWidget::set_faint(const QString& key, bool faint) {
   auto it = series_.find(key);
   if (it == series_.end() || it->faint == faint) return;
   it->faint = faint;
+  // Faint lines go under the others: a fork's copy of its parent's history must not hide the parent's own.
+  for (QCPGraph* g : {it->raw, it->smooth}) g->setLayer(faint ? "faint" : "main");
   refresh(*it);
 }
 
@@ -323,6 +326,14 @@ void ChartWidget::place_marker(const ChartMarker& m) {
     QFont f = text->font();
     f.setBold(true);
     text->setFont(f);
+  }
+  if (m.kind == MarkerKind::kFork) {  // run names: a little smaller, on a pale ground over the lines
+    QFont f = text->font();
+    f.setPointSizeF(f.pointSizeF() * 0.85);
+    text->setFont(f);
+    QColor ground = palette().color(QPalette::Base);
+    ground.setAlpha(190);
+    text->setBrush(ground);
   }
   text->setProperty("marker", true);
   markers_.push_back(m);
@@ -433,9 +444,27 @@ void ChartWidget::rescale() {
   plot_->yAxis->setRange(lo - pad, hi + pad);
 }
 
-void ChartWidget::replot() { plot_->replot(QCustomPlot::rpQueuedReplot); }
+void ChartWidget::place_labels() {
+  // A marker's label reads to the right of its line, but to the left of one in the right part of the view
+  // (a watchdog at the newest step sits on the plot's right edge: its label would be cut off).
+  const QCPRange r = plot_->xAxis->range();
+  for (int i = 0; i < plot_->itemCount(); ++i) {
+    auto* text = qobject_cast<QCPItemText*>(plot_->item(i));
+    if (!text || !text->property("marker").toBool()) continue;
+    const bool right = text->position->coords().x() > r.lower + 0.6 * r.size();
+    text->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
+    text->setTextAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
+    text->setPadding(right ? QMargins(0, 0, 3, 0) : QMargins(3, 0, 0, 0));
+  }
+}
+
+void ChartWidget::replot() {
+  place_labels();
+  plot_->replot(QCustomPlot::rpQueuedReplot);
+}
 
 bool ChartWidget::save(const QString& path, int width, int height) {
+  place_labels();
   plot_->replot(QCustomPlot::rpImmediateRefresh);
   if (path.endsWith(".pdf", Qt::CaseInsensitive)) return plot_->savePdf(path, width, height);
   if (path.endsWith(".jpg", Qt::CaseInsensitive)) return plot_->saveJpg(path, width, height);

@@ -52,8 +52,8 @@ class ChartWidget : public QWidget {
   void set_legend_name(const QString& key, const QString& name);  // hover keeps the series' full label
   void set_style(const QString& key, Qt::PenStyle style);  // the series' dash pattern (kept across redraws)
   Qt::PenStyle style(const QString& key) const;
-  // A faint series: thin and pale, its smoothed line pale too (a fork's chart draws its parent's history
-  // faint up to the fork step). Kept across redraws.
+  // A faint series: thin and pale, its smoothed line pale too, drawn under the other series (a fork's chart
+  // draws its parent's history faint up to the fork step). Kept across redraws.
   void set_faint(const QString& key, bool faint);
   bool faint(const QString& key) const;
   QString legend_name(const QString& key) const;
@@ -120,6 +120,7 @@ class ChartWidget : public QWidget {
   };
   void refresh(Series& s);
   void place_marker(const ChartMarker& m);
+  void place_labels();  // each marker label on the side of its line with room
   void feed(Series& s);  // hands the graphs the visible part of the data, decimated to the pixel columns
 
   QCustomPlot* plot_;

@@ -7,22 +7,13 @@
 #include <QVariant>
 #include <QWidget>
 
-class QAbstractSpinBox;
-class QFormLayout;
+#include "ui/param_editor.h"
+
 class QLabel;
 class QListWidget;
 class QPushButton;
 
 namespace grpo::ui {
-
-// One live hyperparameter, as the trainer describes it.
-struct LiveParam {
-  QString key;
-  bool integer = false;
-  double min = 0, max = 0;
-  bool min_exclusive = false;
-  double value = 0;
-};
 
 class ControlPanel : public QWidget {
   Q_OBJECT
@@ -42,8 +33,11 @@ class ControlPanel : public QWidget {
   QStringList history() const;
 
   // Validates the edited values against the schema; returns {} and an error message when one is out of range.
+  // Numbers as double, integers as qlonglong, choices (e.g. watchdogs.*.action) as QString.
   QMap<QString, QVariant> edited_values(QString* error) const;
-  void set_edit_value(const QString& key, double value);  // as if typed
+  void set_edit_value(const QString& key, double value);        // as if typed
+  void set_edit_text(const QString& key, const QString& text);  // a choice, as if picked
+  ParamEditor* editor() const { return editor_; }
 
  signals:
   void pause_requested();
@@ -58,12 +52,8 @@ class ControlPanel : public QWidget {
   QLabel* state_label_;
   QLabel* message_;
   QPushButton *pause_, *resume_, *stop_, *checkpoint_, *apply_, *revert_;
-  QFormLayout* form_;
-  QWidget* form_host_;
+  ParamEditor* editor_;  // per key, beside its editor: "applied since step N" / "pending from step N"
   QListWidget* history_;
-  QVector<LiveParam> params_;
-  QMap<QString, QAbstractSpinBox*> editors_;
-  QMap<QString, QLabel*> status_;  // per key: "applied since step N" / "pending from step N"
   QString state_ = "disconnected";
   bool connected_ = false;
 };

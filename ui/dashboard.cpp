@@ -185,6 +185,9 @@ void Dashboard::draw_metric(const QString& run, const QString& metric) {
     const QString label = runs_.size() > 1 ? run.section('/', -1) + " · " + name : name;
     charts_[c]->set_series(key, label, line_color(r, mi), x_of(r, data.first), data.second);
     charts_[c]->set_style(key, runs_.size() > 1 ? kStyles[mi % std::size(kStyles)] : Qt::SolidLine);
+    // Several runs: one legend entry per run (its chart's first series, solid), or a chart with three
+    // series and three runs lists nine and hides the lines; hovering still names every series.
+    charts_[c]->set_in_legend(key, runs_.size() <= 1 || mi == 0);
   }
 }
 
@@ -204,6 +207,7 @@ void Dashboard::draw_parent(const QString& run, const QString& metric) {
     charts_[c]->set_series(key, r.parent_label + " · " + name, line_color(r, mi), x, data.second);
     charts_[c]->set_style(key, runs_.size() > 1 ? kStyles[mi % std::size(kStyles)] : Qt::SolidLine);
     charts_[c]->set_faint(key, true);
+    charts_[c]->set_in_legend(key, false);  // the run's own entry names the line; hover names this part
   }
 }
 
@@ -270,10 +274,12 @@ void Dashboard::set_fork_enabled(bool enabled) {
 void Dashboard::set_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values) {
   auto it = runs_.find(run);
   if (it == runs_.end()) return;
-  const bool was_single = runs_.size() <= 1;
   it->metrics[metric] = {steps, values};
   draw_metric(run, metric);
-  (void)was_single;
+  // A band needs its mean: drawn when the second of the two arrives, whichever order they come in.
+  for (const auto& s : specs_)
+    if (!s.band_std.isEmpty() && s.metrics.value(0) == metric && it->metrics.contains(s.band_std))
+      draw_metric(run, s.band_std);
 }
 
 void Dashboard::append_metric(const QString& run, const QString& metric, const QVector<int>& steps, const QVector<double>& values) {

@@ -48,6 +48,8 @@ struct ForkPoint {
   QString label;
 };
 
+// With several runs shown, each chart's legend lists every run once (its chart's first series); hovering
+// names every series of every run.
 class Dashboard : public QWidget {
   Q_OBJECT
  public:
@@ -66,8 +68,8 @@ class Dashboard : public QWidget {
   void set_alerts(const QString& run, const QVector<Alert>& alerts);
   void set_fork_points(const QString& run, const QVector<ForkPoint>& points);
   // A fork's parent's history of `metric` (up to the fork step), drawn faint in the line's colour under
-  // the legend name "parent_label · series", on the step axis only (the parent's time and tokens are its
-  // own). Empty steps remove it.
+  // the legend name "parent_label · series" (hover shows it; the legend lists the run's own line only), on
+  // the step axis only (the parent's time and tokens are its own). Empty steps remove it.
   void set_parent_history(const QString& run, const QString& parent_label, const QString& metric,
                           const QVector<int>& steps, const QVector<double>& values);
   void clear_parent_history(const QString& run);

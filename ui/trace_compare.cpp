@@ -89,6 +89,9 @@ void TraceCompare::set_columns(const QVector<CompareColumn>& columns) {
     v->setContentsMargins(0, 0, 0, 0);
     auto* header = new QLabel;
     header->setWordWrap(true);
+    // Room for a title that wraps: every column's text then starts at the same height.
+    header->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    header->setMinimumHeight(header->fontMetrics().lineSpacing() * 4 + 4);
     auto* view = new QTextBrowser;
     view->setOpenLinks(false);
     v->addWidget(header);

@@ -4,8 +4,10 @@
 #include <QAbstractItemModelTester>
 #include <QtTest>
 
+#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QLineEdit>
+#include <QPushButton>
 #include <qcustomplot.h>
 
 #include <cmath>
@@ -243,6 +245,42 @@ class TestWidgets : public QObject {
     QCOMPARE(values.value("optim.lr").toDouble(), 3e-7);  // exactly, not rounded to 6 decimals
     box->stepBy(1);
     QCOMPARE(box->value(), 4e-7);  // steps in the value's own magnitude
+  }
+
+  void control_panel_edits_choices_with_a_combo_box() {
+    ControlPanel panel;
+    LiveParam action;
+    action.key = "watchdogs.kl_ceiling.action";
+    action.choices = {"off", "event", "alert", "pause", "checkpoint_pause"};
+    action.text = "pause";
+    panel.set_params({{"optim.lr", false, 0.0, 10.0, true, 1e-4}, action});
+    panel.set_connected(true);
+    panel.set_state("running", 2);
+    auto* box = panel.findChild<QComboBox*>("watchdogs.kl_ceiling.action");
+    QVERIFY(box);
+    QCOMPARE(box->count(), 5);
+    QCOMPARE(box->currentText(), QString("pause"));
+    QString error;
+    QVERIFY(panel.edited_values(&error).isEmpty());  // unchanged
+    box->setCurrentText("alert");  // as picked
+    QSignalSpy sent(&panel, &ControlPanel::set_requested);
+    for (auto* b : panel.findChildren<QPushButton*>())
+      if (b->text() == "Apply") b->click();
+    QCOMPARE(sent.size(), 1);
+    const auto values = sent[0][0].value<QMap<QString, QVariant>>();
+    QCOMPARE(values.size(), 1);
+    QCOMPARE(values.value("watchdogs.kl_ceiling.action").typeId(), QMetaType::QString);  // sent as a string
+    QCOMPARE(values.value("watchdogs.kl_ceiling.action").toString(), QString("alert"));
+    panel.set_pending(values, 3);
+    panel.mark_applied(values, 3);
+    QVERIFY(panel.edited_values(&error).isEmpty());  // applied: the new value is where it starts from
+    QVERIFY(panel.history().first().contains("alert"));
+    QPushButton* revert = nullptr;
+    for (auto* b : panel.findChildren<QPushButton*>())
+      if (b->text() == "Revert") revert = b;
+    box->setCurrentText("off");
+    revert->click();
+    QCOMPARE(box->currentText(), QString("alert"));
   }
 
   void control_panel_shows_why_a_run_waits() {
