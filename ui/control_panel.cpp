@@ -11,6 +11,8 @@
 #include <QScrollArea>
 #include <QVBoxLayout>
 
+#include "ipc/protocol.h"  // the run states (names only, header-only)
+
 namespace grpo::ui {
 
 ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
@@ -106,11 +108,13 @@ void ControlPanel::set_connected(bool connected, const QString& why) {
 }
 
 void ControlPanel::refresh_buttons() {
-  const bool live = connected_ && state_ != "finished" && state_ != "stopped" && state_ != "failed";
-  pause_->setEnabled(live && state_ == "running");
-  resume_->setEnabled(live && state_ == "paused");
-  stop_->setEnabled(live && state_ != "stopping");
-  checkpoint_->setEnabled(live && state_ != "stopping");
+  namespace proto = ipc::protocol;
+  const bool live = connected_ && state_ != proto::kStateFinished && state_ != proto::kStateStopped &&
+                    state_ != proto::kStateFailed;
+  pause_->setEnabled(live && state_ == proto::kStateRunning);
+  resume_->setEnabled(live && state_ == proto::kStatePaused);
+  stop_->setEnabled(live && state_ != proto::kStateStopping);
+  checkpoint_->setEnabled(live && state_ != proto::kStateStopping);
   apply_->setEnabled(live && !editor_->empty());
   revert_->setEnabled(!editor_->empty());
   editor_->setEnabled(live);
