@@ -8,32 +8,29 @@ namespace grpo::ipc {
 
 namespace {
 
-const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS metrics(
-  step INTEGER NOT NULL, name TEXT NOT NULL, value REAL, seq INTEGER NOT NULL, time REAL NOT NULL,
-  PRIMARY KEY(step, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS metrics_by_name ON metrics(name, step);
-CREATE INDEX IF NOT EXISTS metrics_by_seq ON metrics(seq);
-CREATE TABLE IF NOT EXISTS samples(
-  seq INTEGER NOT NULL, step INTEGER NOT NULL, grp INTEGER NOT NULL, idx INTEGER NOT NULL,
-  prompt TEXT NOT NULL, completion TEXT NOT NULL, answer TEXT NOT NULL,
-  reward REAL NOT NULL, rewards TEXT NOT NULL, advantage REAL NOT NULL, length INTEGER NOT NULL,
-  correct INTEGER NOT NULL, verified INTEGER NOT NULL, truncated INTEGER NOT NULL,
-  tokens BLOB, offsets BLOB, logp_old BLOB, logp BLOB, entropy BLOB, kl BLOB, columns TEXT,
-  UNIQUE(step, grp, idx));
-CREATE INDEX IF NOT EXISTS samples_by_seq ON samples(seq);
-CREATE TABLE IF NOT EXISTS eval_samples(
-  seq INTEGER NOT NULL, step INTEGER NOT NULL, grp INTEGER NOT NULL, idx INTEGER NOT NULL,
-  prompt TEXT NOT NULL, completion TEXT NOT NULL, answer TEXT NOT NULL,
-  reward REAL NOT NULL, rewards TEXT NOT NULL, advantage REAL NOT NULL, length INTEGER NOT NULL,
-  correct INTEGER NOT NULL, verified INTEGER NOT NULL, truncated INTEGER NOT NULL,
-  tokens BLOB, offsets BLOB, logp_old BLOB, logp BLOB, entropy BLOB, kl BLOB, columns TEXT,
-  UNIQUE(step, grp, idx));
-CREATE INDEX IF NOT EXISTS eval_samples_by_seq ON eval_samples(seq);
-CREATE TABLE IF NOT EXISTS events(
-  seq INTEGER PRIMARY KEY, step INTEGER NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
-)sql";
+// The columns of a stored completion: a training step's (samples) and an evaluation's (eval_samples).
+#define GRPO_SAMPLE_COLUMNS                                                                        \
+  "seq INTEGER NOT NULL, step INTEGER NOT NULL, grp INTEGER NOT NULL, idx INTEGER NOT NULL, "     \
+  "prompt TEXT NOT NULL, completion TEXT NOT NULL, answer TEXT NOT NULL, "                         \
+  "reward REAL NOT NULL, rewards TEXT NOT NULL, advantage REAL NOT NULL, length INTEGER NOT NULL, " \
+  "correct INTEGER NOT NULL, verified INTEGER NOT NULL, truncated INTEGER NOT NULL, "              \
+  "tokens BLOB, offsets BLOB, logp_old BLOB, logp BLOB, entropy BLOB, kl BLOB, columns TEXT, "      \
+  "UNIQUE(step, grp, idx)"
+
+const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS metrics(\n"
+    "  step INTEGER NOT NULL, name TEXT NOT NULL, value REAL, seq INTEGER NOT NULL, time REAL NOT NULL,\n"
+    "  PRIMARY KEY(step, name)) WITHOUT ROWID;\n"
+    "CREATE INDEX IF NOT EXISTS metrics_by_name ON metrics(name, step);\n"
+    "CREATE INDEX IF NOT EXISTS metrics_by_seq ON metrics(seq);\n"
+    "CREATE TABLE IF NOT EXISTS samples(" GRPO_SAMPLE_COLUMNS ");\n"
+    "CREATE INDEX IF NOT EXISTS samples_by_seq ON samples(seq);\n"
+    "CREATE TABLE IF NOT EXISTS eval_samples(" GRPO_SAMPLE_COLUMNS ");\n"
+    "CREATE INDEX IF NOT EXISTS eval_samples_by_seq ON eval_samples(seq);\n"
+    "CREATE TABLE IF NOT EXISTS events(\n"
+    "  seq INTEGER PRIMARY KEY, step INTEGER NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);\n";
+#undef GRPO_SAMPLE_COLUMNS
 
 template <typename T>
 void bind_array(Statement& st, int i, const std::vector<T>& v) {

@@ -2,9 +2,11 @@
 // protocol's integration tests. Steps take tens of milliseconds; the run waits to be stopped.
 #pragma once
 
+#include <QDeadlineTimer>
 #include <QTemporaryDir>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 
@@ -68,3 +70,16 @@ struct LiveRun {
     return {events, control};
   }
 };
+
+// Polls the `status` command until `pred(status)` holds or the deadline passes; returns the last status.
+template <typename Pred>
+nlohmann::json wait_status(grpo::ipc::Client& c, Pred pred, int timeout_ms = 20000) {
+  QDeadlineTimer deadline(timeout_ms);
+  nlohmann::json st;
+  while (!deadline.hasExpired()) {
+    st = c.request("status");
+    if (pred(st)) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return st;
+}

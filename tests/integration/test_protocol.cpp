@@ -18,23 +18,6 @@
 using namespace grpo;
 using nlohmann::json;
 
-namespace {
-
-// Polls until `pred(status)` holds or the deadline passes.
-template <typename Pred>
-json wait_status(ipc::Client& c, Pred pred, int timeout_ms = 20000) {
-  QDeadlineTimer deadline(timeout_ms);
-  json st;
-  while (!deadline.hasExpired()) {
-    st = c.request("status");
-    if (pred(st)) return st;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return st;
-}
-
-}  // namespace
-
 class TestProtocol : public QObject {
   Q_OBJECT
  private slots:

@@ -25,18 +25,6 @@ namespace wd = ipc::watchdog;
 
 namespace {
 
-template <typename Pred>
-json wait_status(ipc::Client& c, Pred pred, int timeout_ms = 60000) {
-  QDeadlineTimer deadline(timeout_ms);
-  json st;
-  while (!deadline.hasExpired()) {
-    st = c.request("status");
-    if (pred(st)) return st;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return st;
-}
-
 std::vector<ipc::EventRecord> events_of(const std::string& run_dir, const std::string& kind) {
   std::vector<ipc::EventRecord> out;
   for (auto& e : ipc::RunStore::open_for_reading(run_dir + "/run.sqlite").events())
@@ -76,9 +64,9 @@ class TestSteering : public QObject {
     LiveRun run(cfg);
     ipc::Client c;
     c.connect(run.endpoints());
-    wait_status(c, [](const json& s) { return s["step"].get<int64_t>() >= 2; });
+    wait_status(c, [](const json& s) { return s["step"].get<int64_t>() >= 2; }, 60000);
     const int64_t from = c.request("set", {{"sampling.temperature", 1e-300}})["from_step"].get<int64_t>();
-    const json st = wait_status(c, [](const json& s) { return s["state"] == ipc::protocol::kStatePaused; });
+    const json st = wait_status(c, [](const json& s) { return s["state"] == ipc::protocol::kStatePaused; }, 60000);
     QCOMPARE(st["state"].get<std::string>(), std::string(ipc::protocol::kStatePaused));
     QCOMPARE(st["step"].get<int64_t>(), from);  // paused after the first step that saw the change
 
@@ -119,13 +107,13 @@ class TestSteering : public QObject {
     const json h = c.request("hello");
     QCOMPARE(h["watchdogs"].size(), size_t{7});
     QCOMPARE(h["live"]["watchdogs.entropy_floor.action"]["choices"].size(), size_t{5});
-    wait_status(c, [](const json& s) { return s["step"].get<int64_t>() >= 1; });
+    wait_status(c, [](const json& s) { return s["step"].get<int64_t>() >= 1; }, 60000);
     const int64_t from = c.request("set", {{"watchdogs.entropy_floor.action", "checkpoint_pause"},
                                            {"watchdogs.entropy_floor.threshold", 0.05},
                                            {"watchdogs.entropy_floor.steps", 1},
                                            {"sampling.temperature", 1e-3}})["from_step"]
                              .get<int64_t>();
-    const json st = wait_status(c, [](const json& s) { return s["state"] == ipc::protocol::kStatePaused; });
+    const json st = wait_status(c, [](const json& s) { return s["state"] == ipc::protocol::kStatePaused; }, 60000);
     QCOMPARE(st["state"].get<std::string>(), std::string(ipc::protocol::kStatePaused));
     QCOMPARE(st["step"].get<int64_t>(), from);
     const auto fired = events_of(run.run_dir(), ipc::event::kWatchdog);
@@ -138,7 +126,7 @@ class TestSteering : public QObject {
     QVERIFY(all_finite(ck.model));
 
     c.request("resume");
-    const json later = wait_status(c, [&](const json& s) { return s["step"].get<int64_t>() >= from + 3; });
+    const json later = wait_status(c, [&](const json& s) { return s["step"].get<int64_t>() >= from + 3; }, 60000);
     QCOMPARE(later["state"].get<std::string>(), std::string(ipc::protocol::kStateRunning));
     int entropy_alarms = 0;  // latched while it holds (other rules, e.g. clipped_ceiling, may fire meanwhile)
     for (const auto& e : events_of(run.run_dir(), ipc::event::kWatchdog)) entropy_alarms += e.data["rule"] == wd::kEntropyFloor;
