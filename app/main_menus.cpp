@@ -8,6 +8,7 @@
 #include <QPlainTextEdit>
 #include <QTabWidget>
 #include <QTextStream>
+#include <cmath>
 
 #include "app/main_window.h"
 #include "app/traces_compared.h"
@@ -75,6 +76,10 @@ void MainWindow::build_menus() {
   add(runm, tr("&Stop"), QKeySequence(tr("Ctrl+Shift+S")), [this] {
     if (RunController* c = live_active(protocol::kCmdStop)) c->stop();
   });
+  runm->addSeparator();
+  add(runm, tr("Resume a stopped run from its last checkpoint"), QKeySequence(), [this] {
+    if (!active_.isEmpty()) resume_run(active_);
+  });
   auto* view = menuBar()->addMenu(tr("&View"));
   add(view, tr("&Dashboard"), QKeySequence(tr("Ctrl+1")), [this] { tabs_->setCurrentWidget(dashboard_); });
   add(view, tr("&Traces"), QKeySequence(tr("Ctrl+2")), [this] { tabs_->setCurrentWidget(inspector_); });
@@ -103,10 +108,14 @@ bool MainWindow::export_metrics_csv(const QString& id, const QString& path) {
     for (int i = 0; i < r->metrics[n].steps.size(); ++i)
       rows[r->metrics[n].steps[i]][n] = r->metrics[n].values[i];
   out << "step," << names.join(',') << "\n";
+  // Every value as the store holds it: 17 significant digits read back as the same double. Undefined
+  // values (NaN, e.g. a rate with nothing to count) and metrics a step did not log are empty.
   for (auto it = rows.begin(); it != rows.end(); ++it) {
     out << it.key();
-    for (const auto& n : names)
-      out << ',' << (it->contains(n) ? QString::number(it->value(n), 'g', 10) : QString());
+    for (const auto& n : names) {
+      const double v = it->value(n, std::nan(""));
+      out << ',' << (std::isnan(v) ? QString() : QString::number(v, 'g', 17));
+    }
     out << "\n";
   }
   return true;

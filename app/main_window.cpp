@@ -93,6 +93,7 @@ MainWindow::MainWindow(QString runs_dir, QString trainer, QWidget* parent)
 
   connect(runs_, &ui::RunsPanel::checked_changed, this, &MainWindow::set_overlay);
   connect(runs_, &ui::RunsPanel::current_changed, this, &MainWindow::set_active_run);
+  connect(runs_, &ui::RunsPanel::resume_requested, this, [this](const QString& id) { resume_run(id); });
   connect(runs_, &ui::RunsPanel::annotation_changed, this, [](const QString& id, const QString& tags, const QString& notes) {
     QSettings s;
     s.setValue("runs/" + QString(id).replace('/', '|') + "/tags", tags);
@@ -166,14 +167,14 @@ RunData& MainWindow::ensure_run(const QString& id, const QString& name, const QS
     QSettings s;
     const QString key = "runs/" + QString(id).replace('/', '|');
     runs_->upsert({id, ref.name, ref.state_text(), ref.step, ref.color, s.value(key + "/tags").toString(),
-                   s.value(key + "/notes").toString(), parent_id(ref)});
+                   s.value(key + "/notes").toString(), parent_id(ref), resumable(ref)});
   }
   return ref;
 }
 
 void MainWindow::update_run_entry(const RunData& r) {
   if (listed_.contains(r.id))
-    runs_->upsert({r.id, r.name, r.state_text(), r.step, r.color, {}, {}, parent_id(r)});
+    runs_->upsert({r.id, r.name, r.state_text(), r.step, r.color, {}, {}, parent_id(r), resumable(r)});
 }
 
 RunController& MainWindow::ensure_controller(RunData& run) {
@@ -218,10 +219,27 @@ RunController& MainWindow::ensure_controller(RunData& run) {
   });
   connect(c, &RunController::log_line, log_, &QPlainTextEdit::appendPlainText);
   connect(c, &RunController::banner, this, &MainWindow::show_banner);
-  connect(c, &RunController::endpoints_ready, this, [this](const QString& dir) {
+  connect(c, &RunController::endpoints_ready, this, [this, c](const QString& dir) {
     banner_->hide();
-    open_run(dir);
+    RunData& r = c->run();
+    if (listed_.contains(r.id) && r.last_seq > 0) {
+      // Held already (a resumed run): follow its new trainer from the newest record held; the resume
+      // event drops what it replays.
+      c->detach();
+      try {
+        attach(ipc::Client::read_endpoints(dir.toStdString()), dir);
+      } catch (const std::exception& e) {
+        show_banner(e.what(), true);
+      }
+    } else {
+      open_run(dir);
+    }
     set_active_run(run_id_of_dir(dir));
+  });
+  connect(c, &RunController::died, this, [this, c](const QString& message) {
+    update_run_entry(c->run());
+    if (c->id() == active_) control_->set_connected(false, message);
+    offer_resume(c->run());
   });
   connect(c, &RunController::process_finished, this, [this, c](int code, bool crashed, const QString&) {
     RunData& r = c->run();
@@ -234,7 +252,7 @@ RunController& MainWindow::ensure_controller(RunData& run) {
         open_run(r.dir);  // a run too short to be seen live
     }
     if (ok) return;
-    r.state = protocol::kStateFailed;
+    if (!r.dead()) r.state = protocol::kStateFailed;  // dead: the store says running; it can be resumed
     update_run_entry(r);
     if (c->id() == active_) control_->set_connected(false, tr("trainer ended: exit code %1").arg(code));
   });
@@ -248,103 +266,12 @@ RunController* MainWindow::live_active(const QString& what) {
   return nullptr;
 }
 
-RunData* MainWindow::load_run(const QString& dir_in, bool list) {
-  const QString id = run_id_of_dir(dir_in);
-  if (!QFile::exists(QDir(id).filePath("run.sqlite"))) {
-    show_banner(tr("%1 is not a run folder (no run.sqlite)").arg(dir_in), true);
-    return nullptr;
-  }
-  const bool known = run(id) != nullptr;
-  RunData& r = ensure_run(id, QDir(id).dirName(), id, list);
-  if (known && (r.last_seq > 0 || controller(id)))
-    return &r;  // read already (live runs keep themselves current)
-  try {
-    r.load_from_store();
-  } catch (const std::exception& e) {
-    show_banner(tr("Cannot read %1: %2").arg(id, e.what()), true);
-    r.state = "unreadable";
-    return nullptr;
-  }
-  update_run_entry(r);
-  return &r;
-}
-
-void MainWindow::reload_run(RunData& r) {
-  try {
-    r.load_from_store();
-  } catch (const std::exception&) {
-    return;
-  }
-  if (dashboard_->runs().contains(r.id)) set_overlay(r.id, true);  // redrawn from what it holds now
-  update_run_entry(r);
-  if (r.id != active_) return;
-  refresh_inspector_steps();
-  refresh_compared();
-}
-
-bool MainWindow::open_run(const QString& dir_in) {
-  const QString dir = run_id_of_dir(dir_in);
-  if (!QFile::exists(QDir(dir).filePath("run.sqlite"))) {
-    show_banner(tr("%1 is not a run folder (no run.sqlite)").arg(dir), true);
-    return false;
-  }
-  RunData& r = ensure_run(dir, QDir(dir).dirName(), dir);
-  try {
-    r.load_from_store();
-  } catch (const std::exception& e) {
-    show_banner(tr("Cannot read %1: %2").arg(dir, e.what()), true);
-    return false;
-  }
-  update_run_entry(r);
-  runs_->set_checked(r.id, true);  // shows it on the charts
-  if (active_.isEmpty()) runs_->set_current(r.id);
-  if (r.is_fork()) on_lineage_known(r);
-  // A live run: follow it from where the store ends.
-  const QString endpoints = QDir(dir).filePath("endpoints.json");
-  const RunController* c = controller(r.id);
-  if (QFile::exists(endpoints) && !(c && c->live()) && r.state != protocol::kStateFinished &&
-      r.state != protocol::kStateStopped && r.state != protocol::kStateFailed) {
-    try {
-      attach(ipc::Client::read_endpoints(dir.toStdString()), dir);
-    } catch (const std::exception& e) {
-      show_banner(e.what(), true);
-    }
-  }
-  if (r.id == active_) alerts_->show_for(&r);  // e.g. paused by a watchdog before the studio came
-  refresh_diff();
-  return true;
-}
-
-void MainWindow::scan_runs_dir() {
-  QVector<RunData*> forks;
-  for (const auto& d :
-       QDir(runs_dir_).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Time | QDir::Reversed))
-    if (QFile::exists(QDir(d.absoluteFilePath()).filePath("run.sqlite")) && !run(d.absoluteFilePath())) {
-      RunData& r =
-          ensure_run(run_id_of_dir(d.absoluteFilePath()), d.fileName(), run_id_of_dir(d.absoluteFilePath()));
-      try {
-        r.load_from_store();
-      } catch (const std::exception&) {
-        r.state = "unreadable";
-      }
-      update_run_entry(r);  // under its parent once that is listed (the runs panel moves it there)
-      if (r.is_fork()) forks << &r;
-    }
-  for (RunData* f : forks) on_lineage_known(*f);
-}
-
-void MainWindow::attach(const ipc::Endpoints& endpoints, const QString& run_dir) {
-  const QString id = run_dir.isEmpty() ? QString::fromStdString(endpoints.control) : run_id_of_dir(run_dir);
-  RunData& r = ensure_run(id, run_dir.isEmpty() ? id : QDir(id).dirName(), run_dir.isEmpty() ? run_dir : id);
-  RunController& c = ensure_controller(r);
-  if (c.live()) return;
-  c.attach(endpoints);
-  if (active_.isEmpty() || active_ == id) set_active_run(id);
-  runs_->set_current(id);
-}
-
 void MainWindow::on_data_changed(RunData& r, const RunData::Delta& d) {
-  if (dashboard_->runs().contains(r.id)) {
+  const bool shown = dashboard_->runs().contains(r.id);
+  if (shown && d.truncated_after >= 0) {
+    show_run_on_charts(r);  // a resume dropped steps: redrawn from what the run holds now
+    replot_timer_.start();
+  } else if (shown) {
     if (!d.axis_steps.isEmpty()) dashboard_->set_axis_data(r.id, d.axis_steps, d.axis_seconds, d.axis_tokens);
     for (auto it = d.metrics.begin(); it != d.metrics.end(); ++it)
       dashboard_->append_metric(r.id, it.key(), it->steps, it->values);
@@ -352,10 +279,16 @@ void MainWindow::on_data_changed(RunData& r, const RunData::Delta& d) {
     if (!d.alerts.isEmpty()) dashboard_->set_alerts(r.id, r.chart_alerts());
     replot_timer_.start();  // coalesce: at most one redraw per ~33 ms
   }
+  if (d.truncated_after >= 0 && r.id == active_) alerts_->show_for(&r);  // its alert may be gone
   if (!d.alerts.isEmpty()) alerts_->fired(r, d.alerts, r.id == active_);
   if (r.id == active_) {
     for (const auto& [values, from] : d.applied) control_->mark_applied(values, from);
     if (d.samples && tabs_->currentWidget() == inspector_) refresh_inspector_steps();  // hidden: refreshed on show
+    // The step shown was dropped by a resume, or has just come (again): shown from what is held now.
+    const int shown_step = inspector_->current_step();
+    if ((d.truncated_after >= 0 && shown_step > d.truncated_after) ||
+        (d.sample_steps_added.contains(shown_step) && inspector_->model()->rowCount() == 0))
+      inspector_->set_samples(shown_step, r.samples(shown_step));
   }
   if (d.eval_samples && (r.id == active_ || dashboard_->runs().contains(r.id))) refresh_compared();
   update_run_entry(r);
@@ -437,23 +370,6 @@ void MainWindow::refresh_diff() {
                            : r->name] = flat;
     }
   diff_->set_configs(configs);
-}
-
-bool MainWindow::launch(const QStringList& args, const QString& run_dir) {
-  if (trainer_.isEmpty()) {
-    show_banner(tr("grpo-train was not found: pass --trainer or set GRPO_TRAIN"), true);
-    return false;
-  }
-  // Several trainers may run at once (a paused parent and its fork), one per run folder.
-  QDir().mkpath(runs_dir_);
-  const QString dir = run_id_of_dir(run_dir);
-  RunData& r = ensure_run(dir, QDir(dir).dirName(), dir, false);  // listed once its folder exists
-  return ensure_controller(r).launch(trainer_, args, run_dir);
-}
-
-void MainWindow::launch_demo() {
-  const QString name = "demo-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss");
-  launch({"run", "--runs-dir", runs_dir_, "--name", name, "--quiet"}, QDir(runs_dir_).filePath(name));
 }
 
 void MainWindow::show_banner(const QString& text, bool error) {

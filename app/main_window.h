@@ -4,7 +4,8 @@
 // hello and replies), and wires the controllers' signals to the ui/ widgets; the widgets know nothing of
 // sockets or stores. Lineage (app/lineage.h), alerts (app/alerts.h), the fork dialog (app/fork_dialog.h)
 // and the compared traces (app/traces_compared.h) have files of their own; menus and exports are in
-// main_menus.cpp, closing with trainers still running in close_choice.cpp. Layout, runs and settings
+// main_menus.cpp, opening, scanning, launching and resuming runs in main_runs.cpp, closing with trainers
+// still running in close_choice.cpp. Layout, runs and settings
 // persist in QSettings.
 #pragma once
 
@@ -46,11 +47,19 @@ class MainWindow : public QMainWindow {
   ~MainWindow() override;
 
   // Actions (menus, shortcuts, command line and tests use these).
-  // Starts grpo-train and attaches to it once its folder's endpoints.json appears; false (and a banner) when
-  // it cannot start (no grpo-train; a trainer this studio started for the same folder still runs).
+  // Starts grpo-train and attaches to it once its folder's endpoints.json appears (one that trainer wrote:
+  // a stale one is never attached to); false (and a banner that says where it looked) when there is no
+  // grpo-train, or a trainer this studio started for the same folder still runs.
   bool launch(const QStringList& args, const QString& run_dir);
   void launch_demo();
-  bool open_run(const QString& dir);                              // a finished or live run folder
+  // A finished or live run folder. One whose trainer is gone (RunData::dead()) is shown as stopped
+  // unexpectedly, with a banner offering to resume it; its stale endpoints.json is not attached to.
+  bool open_run(const QString& dir);
+  // Resumes run `id` from its newest checkpoint (grpo-train run --resume, --set each of `extra`) through
+  // launch(), and follows the new trainer from the newest record held (its resume event drops the steps it
+  // replays). False (and a banner) when its trainer is still alive, it is remote, or it has no checkpoint.
+  // The runs panel's "Resume run" (offered for dead runs) and Run → Resume a stopped run call it.
+  bool resume_run(const QString& id, const QStringList& extra = {});
   void attach(const ipc::Endpoints& endpoints, const QString& run_dir = {});
   void scan_runs_dir();  // lists every run folder in the runs folder (forks under their parents)
 
@@ -110,6 +119,8 @@ class MainWindow : public QMainWindow {
   void refresh_inspector_steps();
   void refresh_diff();
   void update_run_entry(const RunData& r);
+  bool resumable(const RunData& r) const;  // dead, with a checkpoint to resume from
+  void offer_resume(const RunData& r);     // the banner that says it died and how to resume it
   void show_banner(const QString& text, bool error);
   void export_chart(ui::ChartWidget* chart);
   void build_menus();

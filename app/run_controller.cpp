@@ -2,6 +2,7 @@
 #include "app/run_controller.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QThread>
 
 #include "app/trainer_process.h"
@@ -11,6 +12,13 @@ namespace grpo::app {
 
 using nlohmann::json;
 namespace protocol = ipc::protocol;
+
+QStringList resume_arguments(const QString& run_dir, const QStringList& extra) {
+  const QFileInfo dir(run_dir);
+  QStringList a = {"run", "--resume", "--runs-dir", dir.absolutePath(), "--name", dir.fileName(), "--quiet"};
+  for (const QString& kv : extra) a << "--set" << kv;
+  return a;
+}
 
 QVector<ui::LiveParam> live_params(const json& live) {
   QVector<ui::LiveParam> params;
@@ -65,6 +73,7 @@ QString RunController::trainer_output_file() const {
 
 void RunController::attach(const ipc::Endpoints& endpoints) {
   if (link_) return;
+  attached_ << QString::fromStdString(endpoints.control);
   thread_ = new QThread(this);
   link_ = new LiveLink(endpoints, run_.last_seq);
   link_->moveToThread(thread_);
@@ -73,7 +82,7 @@ void RunController::attach(const ipc::Endpoints& endpoints) {
   connect(link_, &LiveLink::connected, this, &RunController::on_hello);
   connect(link_, &LiveLink::events, this, &RunController::on_events);
   connect(link_, &LiveLink::reply, this, &RunController::on_reply);
-  connect(link_, &LiveLink::silent_changed, this, &RunController::silent_changed);
+  connect(link_, &LiveLink::silent_changed, this, &RunController::on_silent);
   connect(link_, &LiveLink::failed, this,
           [this](const QString& m) { emit banner(tr("Connection: %1").arg(m), true); });
   thread_->start();
@@ -100,7 +109,9 @@ bool RunController::launch(const QString& program, const QStringList& args, cons
   connect(process_.get(), &TrainerProcess::endpoints_ready, this, &RunController::endpoints_ready);
   connect(process_.get(), &TrainerProcess::finished, this,
           [this](int code, bool crashed, const QString& last) {
-            if (crashed || code != 0) {
+            if (process_->failed_to_start()) {
+              emit banner(tr("grpo-train could not be started: %1").arg(last), true);
+            } else if (crashed || code != 0) {
               emit banner(tr("grpo-train %1 (exit code %2). Its data is kept in %3. Last lines:\n%4")
                               .arg(crashed ? tr("crashed") : tr("failed"))
                               .arg(code)
@@ -185,6 +196,9 @@ void RunController::on_hello(const QByteArray& hello_json) {
   if (!h.is_object()) return;
   if (h.contains("config")) run_.config = h["config"];
   run_.state = QString::fromStdString(h.value("state", std::string(protocol::kStateRunning)));
+  run_.state_reason.clear();  // e.g. a dead run's message, now that it trains again
+  const auto pid = h.find("pid");
+  hello_pid_ = pid != h.end() && pid->is_number_integer() ? pid->get<qint64>() : 0;
   const json live = h.value("live", json::object());
   run_.live_schema = live;  // the editor's schema, kept with the run (refresh on selecting it)
   if (const auto parent = h.find("parent"); parent != h.end() && parent->is_object())  // a fork
@@ -202,6 +216,15 @@ void RunController::on_events(const EventBatch& batch) {
   }
   if (d.state) emit state_changed(run_.state, run_.step, run_.state_reason);
   emit data_changed(d);
+}
+
+void RunController::on_silent(bool silent, double seconds) {
+  emit silent_changed(silent, seconds);
+  // A trainer that went quiet may be gone (SIGKILL, out of memory): its run folder says so. One this
+  // controller started is followed through its process instead.
+  if (!silent || run_.dir.isEmpty() || trainer_running() || !run_.check_liveness()) return;
+  detach();
+  emit died(run_.state_reason);
 }
 
 void RunController::on_reply(int, bool ok, const QString& cmd, const QByteArray& j) {

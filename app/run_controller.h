@@ -24,6 +24,10 @@ namespace grpo::app {
 
 class TrainerProcess;
 
+// grpo-train's arguments that resume the run in `run_dir` from its newest checkpoint (its saved config, plus
+// --set for each of `extra`).
+QStringList resume_arguments(const QString& run_dir, const QStringList& extra = {});
+
 // The live hyperparameters of a hello reply ({"key": {type, min, max, min_exclusive, value}, ...}).
 QVector<ui::LiveParam> live_params(const nlohmann::json& live);
 
@@ -43,6 +47,8 @@ class RunController : public QObject {
   bool trainer_running() const;                          // that trainer has not exited
   qint64 trainer_pid() const;                            // 0 when none
   QString trainer_output_file() const;                   // where its stdout and stderr go ("" when none)
+  QStringList attached() const { return attached_; }     // the control endpoint of every attach(), in order
+  qint64 hello_pid() const { return hello_pid_; }        // the pid the newest hello reported (0: none yet)
 
   // Follows the trainer at `endpoints` from the newest record the RunData holds (no-op when live).
   void attach(const ipc::Endpoints& endpoints);
@@ -78,17 +84,22 @@ class RunController : public QObject {
   void banner(const QString& text, bool error);
   void endpoints_ready(const QString& run_dir);  // a launched trainer wrote its endpoints.json
   void process_finished(int code, bool crashed, const QString& last_output);
+  // The trainer fell silent and ipc::probe_run says it is gone (run().dead()): the link is closed.
+  void died(const QString& message);
 
  private:
   void on_hello(const QByteArray& hello_json);
   void on_events(const EventBatch& batch);
   void on_reply(int tag, bool ok, const QString& cmd, const QByteArray& json);
+  void on_silent(bool silent, double seconds);
 
   RunData& run_;
   QThread* thread_ = nullptr;
   LiveLink* link_ = nullptr;  // lives on thread_
   std::unique_ptr<TrainerProcess> process_;
   int next_tag_ = 1;
+  QStringList attached_;
+  qint64 hello_pid_ = 0;
   bool stopping_ = false;  // stop_and_wait() is waiting
 };
 

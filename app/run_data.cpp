@@ -9,6 +9,7 @@
 #include "ipc/messages.h"
 #include "ipc/names.h"
 #include "ipc/protocol.h"
+#include "ipc/run_liveness.h"
 
 namespace grpo::app {
 
@@ -81,20 +82,26 @@ void RunData::set_parent(const QString& name, const QString& dir_in, int at_step
   parent_step = at_step;
 }
 
-int RunData::add_event(const std::string& kind, int64_t at_step, const json& data) {
+int RunData::add_event(const std::string& kind, int64_t at_step, const json& data, Delta* delta) {
   if (kind == event::kHparams) {
     QStringList parts;
     const json changed = data.value("changed", json::object());  // named: items() must not outlive it
-    ConfigChange change{static_cast<int>(data.value("from_step", at_step + 1)), json::object()};
+    ConfigChange change{static_cast<int>(data.value("from_step", at_step + 1)), json::object(),
+                        static_cast<int>(at_step)};
     for (const auto& [k, c] : changed.items()) {
       const QString key = QString::fromStdString(k).section('.', -1);
       parts << key + "→" + QString::fromStdString(c.value("to", json()).dump());
       change.changed[k] = c.value("to", json());
     }
     markers.push_back({change.from_step, parts.join(", "), false});
+    marker_recorded_at_.push_back(static_cast<int>(at_step));
     changes_.push_back(std::move(change));
   } else if (kind == event::kCheckpoint) {
     markers.push_back({static_cast<int>(at_step), "checkpoint", true});
+    marker_recorded_at_.push_back(static_cast<int>(at_step));
+  } else if (kind == event::kResume) {
+    // The run continues from a checkpoint: what it had recorded after it is replayed, under newer seqs.
+    truncate_after(static_cast<int>(data.value("from_step", at_step)), delta);
   } else if (kind == event::kStatus) {
     state = QString::fromStdString(data.value("state", "unknown"));
     state_reason = QString::fromStdString(data.value("reason", ""));
@@ -122,6 +129,7 @@ int RunData::add_event(const std::string& kind, int64_t at_step, const json& dat
     a.action = QString::fromStdString(action);
     a.message = QString::fromStdString(data.value("message", ""));
     a.step = static_cast<int>(data.value("step", at_step));
+    a.recorded_at = static_cast<int>(at_step);
     const auto ck = data.find("checkpoint_step");
     a.checkpoint_step =
         ck != data.end() && ck->is_number_integer() ? static_cast<int>(ck->get<int64_t>()) : -1;
@@ -153,6 +161,7 @@ void RunData::load_from_store() {
   auto store = ipc::RunStore::open_for_reading(QDir(dir).filePath("run.sqlite").toStdString());
   metrics.clear();
   markers.clear();
+  marker_recorded_at_.clear();
   axis_steps.clear();
   axis_seconds.clear();
   axis_tokens.clear();
@@ -161,7 +170,11 @@ void RunData::load_from_store() {
   awaiting_paused_ = false;
   changes_.clear();
   start_config_ = json();
+  sample_cache_.clear();
+  eval_cache_.clear();
   t0_ = -1;
+  step = 0;
+  state_reason.clear();
   if (auto c = store.meta("config")) config = json::parse(*c, nullptr, false);
   if (auto l = store.meta("live_schema")) live_schema = json::parse(*l, nullptr, false);  // absent before 0.2
   if (auto parent = store.meta(ipc::meta::kParentDir)) {
@@ -171,20 +184,97 @@ void RunData::load_from_store() {
   }
   if (auto s = store.meta("state")) state = QString::fromStdString(*s);
   if (auto created = store.meta("created")) t0_ = std::stod(*created);
-  // Points in step order, metric records grouped by their seq.
-  for (const auto& ref : store.metric_seqs(0, 1 << 30))
-    add_point(static_cast<int>(ref.step), ref.time, store.metrics_with_seq(ref.seq), nullptr);
-  for (const auto& e : store.events()) {
-    add_event(e.kind, e.step, e.data);
-    last_seq = std::max(last_seq, e.seq);
+  // Every record up to the newest seq handed out when the reading starts (each is committed with it), and
+  // none after: a live link then asks for what follows it, so a record appended while this reads is neither
+  // missed nor held twice. Metric records (one per seq) and events in seq order, as they were published: a
+  // resume event drops only what came before it.
+  const int64_t through = store.last_seq();
+  const auto refs = store.metric_seqs(0, 1 << 30);
+  const auto events = store.events();
+  size_t m = 0;
+  const auto add_metrics_before = [&](int64_t seq) {
+    for (; m < refs.size() && refs[m].seq < seq && refs[m].seq <= through; ++m)
+      add_point(static_cast<int>(refs[m].step), refs[m].time, store.metrics_with_seq(refs[m].seq), nullptr);
+  };
+  for (const auto& e : events) {
+    if (e.seq > through) break;
+    add_metrics_before(e.seq);
+    add_event(e.kind, e.step, e.data, nullptr);
   }
-  last_seq = std::max(last_seq, store.last_seq());
+  add_metrics_before(through + 1);
+  last_seq = std::max(last_seq, through);
   // Paused (or about to pause) by a watchdog before the studio came: that alert still waits for an answer.
   pending_alert = awaiting_;
   sample_steps.clear();
   for (int64_t s : store.sample_steps()) sample_steps << static_cast<int>(s);
   eval_steps.clear();
   for (int64_t s : store.sample_steps(ipc::SampleSplit::kEval)) eval_steps << static_cast<int>(s);
+  check_liveness();
+}
+
+void RunData::mark_dead(const QString& message) {
+  state = kStateDead;
+  state_reason = message;
+}
+
+bool RunData::check_liveness() {
+  if (dir.isEmpty() || state == protocol::kStateFinished || state == protocol::kStateStopped ||
+      state == protocol::kStateFailed)
+    return dead();
+  const ipc::RunLiveness l = ipc::probe_run(dir.toStdString());
+  if (l.verdict == ipc::RunLiveness::Verdict::kDead) mark_dead(QString::fromStdString(l.message));
+  return dead();
+}
+
+void RunData::truncate_after(int after, Delta* delta) {
+  for (auto& series : metrics) {
+    int keep = 0;
+    while (keep < series.steps.size() && series.steps[keep] <= after) ++keep;
+    series.steps.resize(keep);
+    series.values.resize(keep);
+  }
+  int axis_keep = 0;
+  while (axis_keep < axis_steps.size() && axis_steps[axis_keep] <= after) ++axis_keep;
+  axis_steps.resize(axis_keep);
+  axis_seconds.resize(axis_keep);
+  axis_tokens.resize(axis_keep);
+  for (auto* steps : {&sample_steps, &eval_steps}) steps->removeIf([after](int s) { return s > after; });
+  for (auto* cache : {&sample_cache_, &eval_cache_})
+    for (auto it = cache->begin(); it != cache->end();)
+      it = it.key() > after ? cache->erase(it) : std::next(it);
+  for (qsizetype i = markers.size() - 1; i >= 0; --i)
+    if (marker_recorded_at_.value(i, markers[i].step) > after)
+      markers.remove(i), marker_recorded_at_.remove(i);
+  changes_.removeIf([after](const ConfigChange& c) { return c.recorded_at > after; });
+  // Alerts: indices move; the pending and awaited ones follow theirs, or go with it.
+  QVector<int> index(alerts.size(), -1);
+  QVector<WatchdogAlert> kept;
+  for (int i = 0; i < alerts.size(); ++i)
+    if (alerts[i].recorded_at <= after) index[i] = static_cast<int>(kept.size()), kept << alerts[i];
+  alerts = std::move(kept);
+  pending_alert = pending_alert >= 0 && pending_alert < index.size() ? index[pending_alert] : -1;
+  awaiting_ = awaiting_ >= 0 && awaiting_ < index.size() ? index[awaiting_] : -1;
+  if (awaiting_ < 0) awaiting_paused_ = false;
+  step = std::min(step, after);
+  if (!delta) return;
+  delta->truncated_after = delta->truncated_after < 0 ? after : std::min(delta->truncated_after, after);
+  for (auto& d : delta->metrics) {  // this batch's points from before the resume are gone too
+    int keep = 0;
+    while (keep < d.steps.size() && d.steps[keep] <= after) ++keep;
+    d.steps.resize(keep);
+    d.values.resize(keep);
+  }
+  int d_keep = 0;
+  while (d_keep < delta->axis_steps.size() && delta->axis_steps[d_keep] <= after) ++d_keep;
+  delta->axis_steps.resize(d_keep);
+  delta->axis_seconds.resize(d_keep);
+  delta->axis_tokens.resize(d_keep);
+  delta->sample_steps_added.removeIf([after](int s) { return s > after; });
+  QVector<int> alerts_kept;
+  for (int a : delta->alerts)
+    if (a >= 0 && a < index.size() && index[a] >= 0) alerts_kept << index[a];
+  delta->alerts = alerts_kept;
+  delta->markers = delta->samples = delta->eval_samples = delta->state = true;
 }
 
 void RunData::apply(const ipc::Event& e, Delta& delta) {
@@ -211,11 +301,12 @@ void RunData::apply(const ipc::Event& e, Delta& delta) {
     (eval ? eval_cache_ : sample_cache_)[s] = std::move(views);
     if (steps.isEmpty() || steps.last() < s) steps << s;
     (eval ? delta.eval_samples : delta.samples) = true;
+    if (!eval) delta.sample_steps_added << s;
   } else {  // event, status, log
     const std::string kind = p.value("kind", "");
     const auto before = markers.size();
     const bool was_fork = is_fork();
-    const int alert = add_event(kind, p.value("step", int64_t{0}), p.value("data", json::object()));
+    const int alert = add_event(kind, p.value("step", int64_t{0}), p.value("data", json::object()), &delta);
     if (alert >= 0) {
       delta.alerts << alert;
       pending_alert = alert;  // shown until acted on (resumed, forked or dismissed)
@@ -275,7 +366,10 @@ QMap<QString, QString> RunData::flat_config() const {
   return out;
 }
 
-QString RunData::state_text() const { return state_reason.isEmpty() ? state : state + ": " + state_reason; }
+QString RunData::state_text() const {
+  if (dead()) return state_reason.isEmpty() ? QStringLiteral("stopped unexpectedly") : state_reason;
+  return state_reason.isEmpty() ? state : state + ": " + state_reason;
+}
 
 QStringList RunData::markers_words() const {
   QStringList out;

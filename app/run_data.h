@@ -30,6 +30,7 @@ struct MetricSeries {
 struct WatchdogAlert {
   QString rule, metric, action, message;
   int step = 0;
+  int recorded_at = 0;       // the step of its event (a resume from before it discards it)
   int checkpoint_step = -1;  // the newest checkpoint at or before the alarm (where a fork starts); -1: none
   bool pauses() const;       // the action pauses the run
 };
@@ -38,6 +39,7 @@ struct WatchdogAlert {
 struct ConfigChange {
   int from_step = 0;
   nlohmann::json changed;  // {key: value}
+  int recorded_at = 0;     // the step of its event
 };
 
 class RunData {
@@ -48,7 +50,16 @@ class RunData {
   QColor color;
   QString state = "unknown";
   QString state_reason;  // why, when the trainer said (waiting: "reward server tcp://… not answering"; failed: the error)
-  QString state_text() const;  // the state with its reason, as shown
+  // The state with its reason, as shown; a dead run's: "stopped unexpectedly at step N (pid P is gone)".
+  QString state_text() const;
+  // The store says running but its trainer is gone (ipc::probe_run: killed, out of memory, a lost machine):
+  // state kStateDead, state_reason the probe's message. Its endpoints.json is stale; it can be resumed.
+  static constexpr const char* kStateDead = "dead";
+  bool dead() const { return state == kStateDead; }
+  void mark_dead(const QString& message);
+  // Asks ipc::probe_run about a local run whose store does not say it ended: marks it dead when its trainer
+  // is gone. True when it is dead.
+  bool check_liveness();
   int step = 0;
   nlohmann::json config = nlohmann::json::object();
   nlohmann::json live_schema = nlohmann::json::object();  // the live keys: hello's `live`, or the store's meta
@@ -74,7 +85,8 @@ class RunData {
   // The config in effect after `at_step` (the start config plus the live changes used by then).
   nlohmann::json config_at(int at_step) const;
 
-  // Loads everything recorded so far from <dir>/run.sqlite (throws ipc::StoreError).
+  // Loads everything recorded so far from <dir>/run.sqlite, records and events in seq order (throws
+  // ipc::StoreError), then check_liveness().
   void load_from_store();
 
   // What one batch of live events changed.
@@ -84,10 +96,17 @@ class RunData {
     QVector<double> axis_seconds, axis_tokens;
     bool markers = false, samples = false, eval_samples = false, state = false;
     bool lineage = false;  // the run turned out to be a fork (its fork event)
+    // A resume event came: everything recorded for steps after this one was dropped (-1: none). The points
+    // above are what is held after it; the charts and the inspector redraw the run from the RunData.
+    int truncated_after = -1;
+    QVector<int> sample_steps_added;  // training steps whose samples came in this batch
     QVector<int> alerts;   // indices into RunData::alerts of the alerts in this batch
     QVector<std::pair<QMap<QString, QVariant>, int>> applied;  // hparams events: values and their first step
   };
   void apply(const ipc::Event& e, Delta& delta);
+  // Drops everything recorded for steps after `after_step` (a resume replays them): metric points, axis
+  // values, samples of both splits, markers, config changes and alerts whose events came after it.
+  void truncate_after(int after_step, Delta* delta = nullptr);
 
   QVector<ui::SampleView> samples(int step);       // a training step's, from the live cache, else the store
   QVector<ui::SampleView> eval_samples(int step);  // an evaluation's held-out completions (group = prompt)
@@ -99,12 +118,14 @@ class RunData {
 
  private:
   void add_point(int step, double time, const std::map<std::string, double>& values, Delta* delta);
-  // Returns the index of the alert it added to `alerts` (a visible watchdog), else -1.
-  int add_event(const std::string& kind, int64_t step, const nlohmann::json& data);
+  // Returns the index of the alert it added to `alerts` (a visible watchdog), else -1. A resume event
+  // truncates (what `delta` holds too).
+  int add_event(const std::string& kind, int64_t step, const nlohmann::json& data, Delta* delta);
   QVector<ui::SampleView> stored_samples(int step, ipc::SampleSplit split);
   double t0_ = -1;
   nlohmann::json start_config_;  // the start or fork event's config (null: only `config` is known)
   QVector<ConfigChange> changes_;
+  QVector<int> marker_recorded_at_;  // per marker: the step of its event
   int awaiting_ = -1;  // the newest pausing alert the run has not run on after (read from the store)
   bool awaiting_paused_ = false;
   QHash<int, QVector<ui::SampleView>> sample_cache_, eval_cache_;

@@ -6,6 +6,8 @@
 #include <QDir>
 #include <QEventLoop>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QStandardPaths>
 #include <QTemporaryFile>
 
@@ -25,11 +27,20 @@ QString find_trainer(const QString& hint) {
   return QStandardPaths::findExecutable("grpo-train");
 }
 
+QStringList trainer_search_places() {
+  const QByteArray env = qgetenv("GRPO_TRAIN");
+  const QString app = QCoreApplication::applicationDirPath();
+  return {
+      env.isEmpty() ? QStringLiteral("$GRPO_TRAIN (unset)") : "$GRPO_TRAIN=" + QString::fromLocal8Bit(env),
+      QDir::cleanPath(app + "/../trainer/grpo-train"), QDir::cleanPath(app + "/grpo-train"),
+      "grpo-train on PATH (" + qEnvironmentVariable("PATH") + ")"};
+}
+
 TrainerProcess::TrainerProcess(QString program, QObject* parent)
     : QObject(parent), program_(std::move(program)) {
   connect(&watch_, &QTimer::timeout, this, [this] {
     read_output();
-    if (!endpoints_seen_ && QFileInfo::exists(QDir(run_dir_).filePath("endpoints.json"))) {
+    if (!endpoints_seen_ && endpoints_fresh()) {
       endpoints_seen_ = true;
       emit endpoints_ready(run_dir_);
     }
@@ -85,12 +96,26 @@ void TrainerProcess::start(const QStringList& args, const QString& working_dir, 
   connect(process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {
     if (e == QProcess::FailedToStart) {
       watch_.stop();
+      failed_to_start_ = true;
       tail_ << tr("could not start %1: %2").arg(program_, process_->errorString());
       emit finished(-1, true, tail_.join('\n'));
     }
   });
+  started_ = QDateTime::currentDateTimeUtc();
   process_->start(program_, args);
   watch_.start(kWatchMs);
+}
+
+bool TrainerProcess::endpoints_fresh() const {
+  const QString path = QDir(run_dir_).filePath("endpoints.json");
+  const QFileInfo info(path);
+  QFile f(path);
+  if (!process_ || !info.exists() || !f.open(QIODevice::ReadOnly)) return false;
+  const QJsonDocument doc = QJsonDocument::fromJson(f.readAll());
+  if (!doc.isObject()) return false;  // not a whole one (the trainer writes it atomically)
+  const qint64 pid = doc.object().value("pid").toInteger();
+  if (pid > 0 && pid == process_->processId()) return true;
+  return info.lastModified().toUTC() > started_;  // e.g. --nproc: rank 0 (another pid) serves
 }
 
 void TrainerProcess::read_output() {

@@ -9,6 +9,7 @@
 // destructor stops it (SIGTERM: the trainer checkpoints and exits).
 #pragma once
 
+#include <QDateTime>
 #include <QFile>
 #include <QObject>
 #include <QProcess>
@@ -29,6 +30,7 @@ class TrainerProcess : public QObject {
   qint64 pid() const { return process_ ? process_->processId() : 0; }
   QStringList last_lines() const { return tail_; }
   QString output_file() const { return output_.fileName(); }  // where its stdout and stderr go
+  bool failed_to_start() const { return failed_to_start_; }   // the program could not be run at all
   // Lets the process go on by itself: no more signals, and neither this object nor the studio's exit
   // stops it. Its output keeps going to output_file().
   void detach();
@@ -40,11 +42,15 @@ class TrainerProcess : public QObject {
 
  signals:
   void output(const QString& line);
+  // The run folder's endpoints.json was written by this process: its pid is the one started, or (a
+  // launcher whose rank 0 serves) it was written after the start. A stale one, left by a trainer that was
+  // killed, is never taken for a ready trainer.
   void endpoints_ready(const QString& run_dir);
   void finished(int exit_code, bool crashed, const QString& last_lines);
 
  private:
   void read_output();
+  bool endpoints_fresh() const;
 
   QString program_;
   QString run_dir_;
@@ -54,9 +60,13 @@ class TrainerProcess : public QObject {
   QStringList tail_;
   QByteArray partial_;
   bool endpoints_seen_ = false;
+  bool failed_to_start_ = false;
+  QDateTime started_;  // just before the process started
 };
 
 // Finds grpo-train: $GRPO_TRAIN, next to this executable's build folder, or on PATH.
 QString find_trainer(const QString& hint);
+// Where find_trainer looks, in order, for people ("$GRPO_TRAIN (unset)", the two build paths, PATH).
+QStringList trainer_search_places();
 
 }  // namespace grpo::app

@@ -3,6 +3,9 @@
 
 #include <qcustomplot.h>
 
+#include <QBuffer>
+#include <QFile>
+#include <QRegularExpression>
 #include <QSvgGenerator>
 
 #include <QContextMenuEvent>
@@ -469,8 +472,9 @@ bool ChartWidget::save(const QString& path, int width, int height) {
   if (path.endsWith(".pdf", Qt::CaseInsensitive)) return plot_->savePdf(path, width, height);
   if (path.endsWith(".jpg", Qt::CaseInsensitive)) return plot_->saveJpg(path, width, height);
   if (path.endsWith(".svg", Qt::CaseInsensitive)) {
+    QBuffer buffer;
     QSvgGenerator svg;
-    svg.setFileName(path);
+    svg.setOutputDevice(&buffer);
     svg.setSize(QSize(width, height));
     svg.setViewBox(QRect(0, 0, width, height));
     svg.setTitle(title_);
@@ -478,7 +482,16 @@ bool ChartWidget::save(const QString& path, int width, int height) {
     if (!painter.begin(&svg)) return false;
     plot_->toPainter(&painter, width, height);
     painter.end();
-    return true;
+    // QSvgGenerator gives the size in millimetres at its resolution, which viewers turn back into pixels
+    // at theirs (Qt's renderer at 90 dpi: 800 x 600 for 640 x 480); in pixels it is the size asked for.
+    QByteArray data = buffer.data();
+    static const QRegularExpression size(R"(<svg\s+width="[^"]*" height="[^"]*")");
+    const auto m = size.match(QString::fromLatin1(data.left(4096)));
+    if (m.hasMatch())
+      data.replace(m.capturedStart(), m.capturedLength(),
+                   QString(R"(<svg width="%1" height="%2")").arg(width).arg(height).toLatin1());
+    QFile file(path);
+    return file.open(QIODevice::WriteOnly | QIODevice::Truncate) && file.write(data) == data.size();
   }
   return plot_->savePng(path, width, height);
 }

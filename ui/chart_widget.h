@@ -1,6 +1,6 @@
 // One reusable chart (QCustomPlot): any number of series (a metric of a run), each drawn smoothed with its
 // raw line faint underneath, an optional ±band, vertical markers (hyperparameter changes, checkpoints,
-// alerts, forks), log scale, zoom and pan, export to PNG or PDF, and on the step axis "Fork from here…"
+// alerts, forks), log scale, zoom and pan, export to PNG, SVG or PDF, and on the step axis "Fork from here…"
 // in its context menu. Knows nothing of runs, ZeroMQ or LibTorch.
 #pragma once
 
@@ -60,6 +60,8 @@ class ChartWidget : public QWidget {
   void clear();
   QStringList series_keys() const { return series_.keys(); }
   int point_count(const QString& key) const;
+  QVector<double> series_x(const QString& key) const { return series_.value(key).x; }  // its raw points
+  QVector<double> series_y(const QString& key) const { return series_.value(key).y; }
 
   void add_marker(double x, const QString& label, const QColor& color);  // a kEvent marker
   void add_marker(double x, const QString& label, MarkerKind kind);      // in the kind's colour
@@ -88,7 +90,8 @@ class ChartWidget : public QWidget {
   void set_y_range(double lo, double hi);  // fixes the y axis (e.g. rates in [0, 1])
   void rescale();                          // fit every series
   void replot();                           // immediate; callers coalesce with a timer
-  bool save(const QString& path, int width, int height);  // by extension: .png, .pdf, .jpg
+  // By extension: .png, .jpg, .svg (width x height pixels), .pdf (one page, width x height points).
+  bool save(const QString& path, int width, int height);
 
   QCustomPlot* plot() const { return plot_; }
   // "label: value" of every series at the point nearest to x (what hovering shows).

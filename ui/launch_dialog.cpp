@@ -9,7 +9,9 @@
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QLineEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QSpinBox>
 
@@ -27,6 +29,7 @@ QStringList LaunchSpec::arguments() const {
 LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, QWidget* parent) : QDialog(parent) {
   setWindowTitle(tr("Start a run"));
   preset_ = new QComboBox;
+  preset_->setObjectName("config");
   preset_->addItem(tr("Built-in demo (embedded defaults)"), QString());
   for (const auto& p : presets) preset_->addItem(QFileInfo(p).fileName(), p);
   auto* browse = new QPushButton(tr("File…"));
@@ -35,7 +38,9 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   preset_row->addWidget(browse);
 
   name_ = new QLineEdit("demo-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
+  name_->setObjectName("name");
   runs_dir_ = new QLineEdit(runs_dir);
+  runs_dir_->setObjectName("runs_dir");
   model_path_ = new QLineEdit;
   model_path_->setObjectName("model_path");
   model_path_->setPlaceholderText(tr("a Hugging Face folder: config.json, safetensors, tokenizer.json"));
@@ -64,35 +69,55 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   auto* train_row = data_row(data_train_, "data_train", tr("Training prompts"));
   auto* eval_row = data_row(data_eval_, "data_eval", tr("Evaluation prompts"));
   init_ = new QLineEdit;
+  init_->setObjectName("model.init");
   init_->setPlaceholderText(tr("the config's (builtin:demo-base for the demo)"));
   steps_ = new QSpinBox;
+  steps_->setObjectName("max_steps");
   steps_->setRange(1, 1000000);
   steps_->setValue(100);
   group_ = new QSpinBox;
+  group_->setObjectName("grpo.group_size");
   group_->setRange(2, 4096);
   group_->setValue(8);
   prompts_ = new QSpinBox;
+  prompts_->setObjectName("grpo.prompts_per_step");
   prompts_->setRange(1, 100000);
   prompts_->setValue(16);
   lr_ = new QDoubleSpinBox;
+  lr_->setObjectName("optim.lr");
   lr_->setDecimals(6);
   lr_->setRange(1e-6, 1.0);
   lr_->setSingleStep(1e-5);
   lr_->setValue(5e-5);
   beta_ = new QDoubleSpinBox;
+  beta_->setObjectName("grpo.beta");
   beta_->setDecimals(4);
   beta_->setRange(0, 100);
   beta_->setSingleStep(0.01);
   beta_->setValue(0.02);
   processes_ = new QSpinBox;
+  processes_->setObjectName("nproc");
   processes_->setRange(1, 256);
   processes_->setValue(1);
   processes_->setToolTip(tr("Data-parallel ranks on this machine (Gloo). Prompts per step must be a multiple of "
                             "the ranks times the minibatches; give each rank its own cores."));
   temperature_ = new QDoubleSpinBox;
+  temperature_->setObjectName("sampling.temperature");
   temperature_->setRange(0.01, 10);
   temperature_->setSingleStep(0.1);
   temperature_->setValue(1.0);
+
+  extra_ = new QLineEdit;
+  extra_->setObjectName("extra_settings");
+  extra_->setPlaceholderText(tr("key=value … (any config key, e.g. eval_every=0 sampling.top_p=0.9)"));
+  extra_->setToolTip(
+      tr("Passed as --set key=value after the fields above (they win); grpo-train config "
+         "prints every key (docs/config.md)"));
+  error_ = new QLabel;
+  error_->setObjectName("error");
+  error_->setStyleSheet("QLabel { color: #8a1c12; }");
+  error_->setWordWrap(true);
+  error_->hide();
 
   auto* form = new QFormLayout;
   form->addRow(tr("Config"), preset_row);
@@ -109,6 +134,8 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   form->addRow(tr("Prompts per step"), prompts_);
   form->addRow(tr("Temperature"), temperature_);
   form->addRow(tr("Processes (--nproc)"), processes_);
+  form->addRow(tr("Other settings (--set)"), extra_);
+  form->addRow(error_);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
   buttons->button(QDialogButtonBox::Ok)->setText(tr("Start"));
   form->addRow(buttons);
@@ -141,8 +168,31 @@ LaunchSpec LaunchDialog::spec() const {
   if (!init_->text().trimmed().isEmpty()) s.overrides << "model.init=" + init_->text().trimmed();
   if (!data_train_->text().trimmed().isEmpty()) s.overrides << "data.train=" + data_train_->text().trimmed();
   if (!data_eval_->text().trimmed().isEmpty()) s.overrides << "data.eval=" + data_eval_->text().trimmed();
+  s.overrides << extra_settings();
   s.processes = processes_->value();
   return s;
+}
+
+QStringList LaunchDialog::extra_settings(QString* error) const {
+  QStringList out;
+  for (const QString& item : QProcess::splitCommand(extra_->text())) {
+    const auto eq = item.indexOf('=');
+    if (eq <= 0) {
+      if (error) *error = tr("'%1' is not key=value").arg(item);
+      return {};
+    }
+    out << item;
+  }
+  return out;
+}
+
+void LaunchDialog::accept() {
+  QString error;
+  extra_settings(&error);
+  if (name_->text().trimmed().isEmpty()) error = tr("The run needs a name.");
+  error_->setText(error);
+  error_->setVisible(!error.isEmpty());
+  if (error.isEmpty()) QDialog::accept();
 }
 
 }  // namespace grpo::ui

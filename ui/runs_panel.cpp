@@ -2,6 +2,7 @@
 #include "ui/runs_panel.h"
 
 #include <QHeaderView>
+#include <QMenu>
 #include <QPainter>
 #include <QPixmap>
 #include <QTreeWidget>
@@ -49,6 +50,31 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), tree_(new QTreeWidget) 
   connect(tree_, &QTreeWidget::itemDoubleClicked, this, [this](QTreeWidgetItem* it, int column) {
     if (column == kTags || column == kNotes) tree_->editItem(it, column);
   });
+  tree_->setContextMenuPolicy(Qt::CustomContextMenu);
+  connect(tree_, &QTreeWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+    QTreeWidgetItem* it = tree_->itemAt(pos);
+    const QString id = it ? it->data(kName, Qt::UserRole).toString() : QString();
+    if (!resume_offered(id)) return;
+    QMenu menu;
+    QAction* resume = menu.addAction(tr("Resume run"));
+    resume->setToolTip(tr("Continue it from its newest checkpoint (grpo-train run --resume)"));
+    if (menu.exec(tree_->viewport()->mapToGlobal(pos)) == resume) request_resume(id);
+  });
+}
+
+QString RunsPanel::state_text(const QString& id) const {
+  const QTreeWidgetItem* it = item(id);
+  return it ? it->text(kState) : QString();
+}
+
+bool RunsPanel::resume_offered(const QString& id) const {
+  return item(id) && resumable_.value(id);
+}
+
+bool RunsPanel::request_resume(const QString& id) {
+  if (!resume_offered(id)) return false;
+  emit resume_requested(id);
+  return true;
 }
 
 void RunsPanel::place(QTreeWidgetItem* it) {
@@ -97,6 +123,8 @@ void RunsPanel::upsert(const RunEntry& e) {
   it->setToolTip(kName, e.id);
   it->setIcon(kName, swatch(e.color));
   it->setText(kState, e.state);
+  it->setToolTip(kState, e.resumable ? tr("%1 — right-click: Resume run").arg(e.state) : e.state);
+  resumable_.insert(e.id, e.resumable);
   it->setText(kStep, QString::number(e.step));
   parents_.insert(e.id, e.parent);
   place(it);
@@ -115,6 +143,7 @@ void RunsPanel::remove(const QString& id) {
   for (QTreeWidgetItem* c : children) tree_->addTopLevelItem(c), expand_all(c);
   items_.remove(id);
   parents_.remove(id);
+  resumable_.remove(id);
   delete it;
   if (!was_current && keep) tree_->setCurrentItem(keep);
   decorate();

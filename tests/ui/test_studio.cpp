@@ -1,6 +1,8 @@
 // The studio as a user drives it, offscreen, against real grpo-train processes: charts hold one point per
 // finished step; the Pause button pauses the trainer (its own status says so); editing lr in the panel
-// produces the event in the store and a marker on the charts; the trace inspector lists the step's
+// produces the event in the store (changed.optim.lr.to is the value set, from the step after the pause) and
+// a marker on the charts, and the trainer's learning_rate is that value from that step on (the old one
+// before); the trace inspector lists the step's
 // samples; two finished runs overlay and their differing hyperparameters appear; killing the trainer shows
 // the failure, with the data kept. Closing the window with a trainer it launched asks what to do (the
 // dialog remembers the answer when told to); "keep" leaves the trainer training after the window is gone,
@@ -140,24 +142,35 @@ class TestStudio : public QObject {
     QTest::mouseClick(button(panel, "Apply"), Qt::LeftButton);
     QVERIFY(QTest::qWaitFor([&] { return !probe.request("status")["pending"].empty(); }, 5000));
     QTest::mouseClick(button(panel, "Resume"), Qt::LeftButton);
+    nlohmann::json set_event;  // the hparams event: what changed, to what, from which step
     QVERIFY2(QTest::qWaitFor(
                  [&] {
                    for (const auto& e : store.events())
-                     if (e.kind == "hparams" && e.data["changed"].contains("optim.lr")) return true;
-                   return false;
+                     if (e.kind == "hparams" && e.data["changed"].contains("optim.lr")) set_event = e.data;
+                   return !set_event.is_null();
                  },
                  15000),
              "no hparams event in the store");
+    // Exactly the value set (not one rounded to the editor's decimals), from the step after the pause on.
+    QVERIFY2(set_event["changed"]["optim.lr"]["to"] == 3e-7, set_event.dump().c_str());
+    QVERIFY2(set_event["changed"]["optim.lr"]["from"] == 5e-5, set_event.dump().c_str());
+    const int64_t from_step = set_event["from_step"].get<int64_t>();
+    QCOMPARE(from_step, int64_t{steps_in_store} + 1);  // set while paused: the next step on
     QVERIFY2(QTest::qWaitFor([&] { return markers(lr_chart) > markers_before; }, 5000), "no marker on the charts");
     QVERIFY(panel->history().join("\n").contains("optim.lr"));
-    QVERIFY2(QTest::qWaitFor(
-                 [&] {
-                   for (const auto& p : store.metric_series("learning_rate"))
-                     if (p.value == 3e-7) return true;
-                   return false;
-                 },
-                 15000),
-             "the trainer never trained at lr 3e-7");
+    // The trainer trains at it from from_step on (two steps of it at least), and at the old lr before.
+    QVERIFY2(QTest::qWaitFor([&] { return store.last_step() >= from_step + 1; }, 15000),
+             "no steps after the set");
+    int at_new_lr = 0;
+    for (const auto& p : store.metric_series(grpo::ipc::metric::kLearningRate)) {
+      QVERIFY2(p.value == (p.step >= from_step ? 3e-7 : 5e-5),
+               qPrintable(QString("step %1: learning_rate %2 (set from step %3)")
+                              .arg(p.step)
+                              .arg(p.value)
+                              .arg(from_step)));
+      at_new_lr += p.step >= from_step;
+    }
+    QVERIFY(at_new_lr >= 2);
 
     // 4. The trace inspector lists the newest step's samples (2 prompts x G = 2).
     w.tabs()->setCurrentIndex(1);
