@@ -239,9 +239,8 @@ void RunData::truncate_after(int after, Delta* delta) {
   axis_seconds.resize(axis_keep);
   axis_tokens.resize(axis_keep);
   for (auto* steps : {&sample_steps, &eval_steps}) steps->removeIf([after](int s) { return s > after; });
-  for (auto* cache : {&sample_cache_, &eval_cache_})
-    for (auto it = cache->begin(); it != cache->end();)
-      it = it.key() > after ? cache->erase(it) : std::next(it);
+  sample_cache_.drop_after(after);
+  eval_cache_.drop_after(after);
   for (qsizetype i = markers.size() - 1; i >= 0; --i)
     if (marker_recorded_at_.value(i, markers[i].step) > after)
       markers.remove(i), marker_recorded_at_.remove(i);
@@ -298,7 +297,7 @@ void RunData::apply(const ipc::Event& e, Delta& delta) {
     // An evaluation's held-out completions travel on the same topic; the inspector shows training ones only.
     const bool eval = p.value("split", std::string(protocol::kSplitTrain)) == protocol::kSplitEval;
     auto& steps = eval ? eval_steps : sample_steps;
-    (eval ? eval_cache_ : sample_cache_)[s] = std::move(views);
+    (eval ? eval_cache_ : sample_cache_).put(s, std::move(views), !dir.isEmpty());
     if (steps.isEmpty() || steps.last() < s) steps << s;
     (eval ? delta.eval_samples : delta.samples) = true;
     if (!eval) delta.sample_steps_added << s;
@@ -329,7 +328,7 @@ void RunData::apply(const ipc::Event& e, Delta& delta) {
 
 QVector<ui::SampleView> RunData::stored_samples(int at_step, ipc::SampleSplit split) {
   auto& cache = split == ipc::SampleSplit::kEval ? eval_cache_ : sample_cache_;
-  if (auto it = cache.find(at_step); it != cache.end()) return *it;
+  if (auto it = cache.by_step.find(at_step); it != cache.by_step.end()) return *it;
   if (dir.isEmpty()) return {};
   QVector<ui::SampleView> out;
   try {
@@ -337,8 +336,20 @@ QVector<ui::SampleView> RunData::stored_samples(int at_step, ipc::SampleSplit sp
     for (const auto& s : store.samples_at(at_step, split)) out << to_view(s);
   } catch (const std::exception&) {
   }
-  if (!out.isEmpty()) cache[at_step] = out;
+  if (!out.isEmpty()) cache.put(at_step, out, true);
   return out;
+}
+
+void RunData::SampleCache::put(int at_step, QVector<ui::SampleView> views, bool bounded) {
+  if (!by_step.contains(at_step)) order << at_step;
+  by_step[at_step] = std::move(views);
+  while (bounded && order.size() > kCachedSteps) by_step.remove(order.takeFirst());
+}
+
+void RunData::SampleCache::drop_after(int after) {
+  order.removeIf([after](int s) { return s > after; });
+  for (auto it = by_step.begin(); it != by_step.end();)
+    it = it.key() > after ? by_step.erase(it) : std::next(it);
 }
 
 QVector<ui::SampleView> RunData::samples(int at_step) {

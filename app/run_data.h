@@ -110,6 +110,10 @@ class RunData {
 
   QVector<ui::SampleView> samples(int step);       // a training step's, from the live cache, else the store
   QVector<ui::SampleView> eval_samples(int step);  // an evaluation's held-out completions (group = prompt)
+  static constexpr int kCachedSteps = 32;          // training steps' samples held in memory (a local run)
+  int cached_sample_steps() const {
+    return static_cast<int>(sample_cache_.by_step.size());
+  }                                                // held in memory
   QVector<ui::Alert> chart_alerts() const;         // the alerts as chart markers
   QMap<QString, QString> flat_config() const;
   QStringList markers_words() const;  // the run's self-verification markers
@@ -128,7 +132,16 @@ class RunData {
   QVector<int> marker_recorded_at_;  // per marker: the step of its event
   int awaiting_ = -1;  // the newest pausing alert the run has not run on after (read from the store)
   bool awaiting_paused_ = false;
-  QHash<int, QVector<ui::SampleView>> sample_cache_, eval_cache_;
+  // Samples by step, newest kCachedSteps steps per split (a live run's arrive every step; the store holds
+  // them all, so an evicted step is read back from it). A remote run has no store: nothing is evicted.
+  struct SampleCache {
+    QHash<int, QVector<ui::SampleView>> by_step;
+    QVector<int> order;  // steps, oldest insertion first
+    void put(int step, QVector<ui::SampleView> views, bool bounded);
+    void drop_after(int step);
+    void clear() { by_step.clear(), order.clear(); }
+  };
+  SampleCache sample_cache_, eval_cache_;
 };
 
 }  // namespace grpo::app

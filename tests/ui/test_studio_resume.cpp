@@ -23,6 +23,7 @@
 #include "app/run_controller.h"
 #include "app/run_data.h"
 #include "ipc/client.h"
+#include "ipc/messages.h"
 #include "ipc/names.h"
 #include "ipc/protocol.h"
 #include "ipc/run_store.h"
@@ -306,6 +307,49 @@ class TestStudioResume : public QObject {
     QCOMPARE(w.runs_panel()->state_text(id), QString(protocol::kStateFinished));
     QVERIFY2(check_charts(w, id, store, true).isEmpty(), qPrintable(check_charts(w, id, store, true)));
     QCOMPARE(w.dashboard()->point_count(id, grpo::ipc::metric::kReward), 30);
+  }
+
+  // A long live run must not keep every step's samples in memory (the soak grew 11.5 MiB per 1,000 steps):
+  // a local run keeps the newest RunData::kCachedSteps steps and reads older ones back from its store, with
+  // the same values; a remote run (no store) keeps them all.
+  void live_samples_are_cached_for_recent_steps_only() {
+    const QString run_dir = dir_.path() + "/cache";
+    QVERIFY(QDir().mkpath(run_dir));
+    auto store = RunStore::open_for_writing(QDir(run_dir).filePath("run.sqlite").toStdString());
+    RunData local, remote;
+    local.dir = run_dir;
+    constexpr int kSteps = 200;
+    for (int s = 1; s <= kSteps; ++s) {
+      grpo::ipc::SampleRecord r;
+      r.step = s;
+      r.prompt = "p" + std::to_string(s);
+      r.completion = "c" + std::to_string(s);
+      r.reward = s * 0.5;
+      r.tokens = {s, s + 1};
+      r.offsets = {0, 1};
+      r.logp_old = r.logp = r.entropy = r.kl = {-0.5f, -0.25f};
+      const int64_t seq = store.append_samples(s, {r});
+      const grpo::ipc::Event e{protocol::kTopicSamples, grpo::ipc::samples_payload("r", seq, s, s, {r})};
+      RunData::Delta d1, d2;
+      local.apply(e, d1);
+      remote.apply(e, d2);
+      QVERIFY(local.cached_sample_steps() <= RunData::kCachedSteps);
+    }
+    QCOMPARE(local.cached_sample_steps(), RunData::kCachedSteps);
+    QCOMPARE(remote.cached_sample_steps(), kSteps);
+    QCOMPARE(local.sample_steps.size(), kSteps);
+    for (int s : {1, 50, kSteps - RunData::kCachedSteps, kSteps}) {  // evicted, and still cached
+      const auto views = local.samples(s);
+      QCOMPARE(views.size(), 1);
+      QCOMPARE(views[0].prompt, QString("p%1").arg(s));
+      QCOMPARE(views[0].completion, QString("c%1").arg(s));
+      QCOMPARE(views[0].reward, s * 0.5);
+      QCOMPARE(views[0].completion, remote.samples(s)[0].completion);
+    }
+    QCOMPARE(local.cached_sample_steps(), RunData::kCachedSteps);  // reading old steps back stays bounded
+    local.truncate_after(kSteps - 5);
+    QCOMPARE(local.cached_sample_steps(), RunData::kCachedSteps - 5);  // the replayed steps' samples are gone
+    QCOMPARE(local.sample_steps.last(), kSteps - 5);
   }
 };
 
