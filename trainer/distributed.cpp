@@ -13,15 +13,12 @@
 #include <thread>
 
 #include "ipc/trainer_endpoint.h"
+#include "trainer/clock.h"
 #include "trainer/config.h"
 
 namespace grpo {
 
 namespace {
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // An integer environment variable, or `fallback` when unset; a malformed value is a ConfigError.
 int env_int(const char* name, const char* alt, int fallback) {

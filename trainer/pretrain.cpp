@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "trainer/checkpoint.h"
+#include "trainer/clock.h"
 #include "trainer/optimizer.h"
 #include "trainer/runtime.h"
 #include "trainer/task.h"
@@ -69,10 +70,6 @@ Batch make_batch(const ArithmeticTask& task, const Tokenizer& tok, const Pretrai
   out.weights = w.narrow(1, 1, T - 1);  // the weight of predicting character j + 1
   out.valid = out.inputs != tok.pad_id();
   return out;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "ipc/run_store.h"
 #include "ipc/trainer_endpoint.h"
 #include "trainer/checkpoint.h"
+#include "trainer/clock.h"
 #include "trainer/control.h"
 #include "trainer/distributed.h"
 #include "trainer/model.h"
@@ -29,14 +30,6 @@
 #include "trainer/watchdog.h"
 
 namespace grpo {
-
-using Clock = std::chrono::steady_clock;
-
-inline double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-inline double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // The first n entries of row `row` of t, as a vector (the stored samples' per-token arrays).
 template <typename T>
