@@ -47,7 +47,7 @@ void MainWindow::on_lineage_known(RunData& r) {
   refresh_fork_points(parent_id(r));
   refresh_fork_points(r.id);
   refresh_diff();
-  replot_timer_.start();
+  schedule_replot();
 }
 
 ForkDialog* MainWindow::fork_dialog() const {

@@ -270,14 +270,14 @@ void MainWindow::on_data_changed(RunData& r, const RunData::Delta& d) {
   const bool shown = dashboard_->runs().contains(r.id);
   if (shown && d.truncated_after >= 0) {
     show_run_on_charts(r);  // a resume dropped steps: redrawn from what the run holds now
-    replot_timer_.start();
+    schedule_replot();
   } else if (shown) {
     if (!d.axis_steps.isEmpty()) dashboard_->set_axis_data(r.id, d.axis_steps, d.axis_seconds, d.axis_tokens);
     for (auto it = d.metrics.begin(); it != d.metrics.end(); ++it)
       dashboard_->append_metric(r.id, it.key(), it->steps, it->values);
     if (d.markers) dashboard_->set_markers(r.id, r.markers);
     if (!d.alerts.isEmpty()) dashboard_->set_alerts(r.id, r.chart_alerts());
-    replot_timer_.start();  // coalesce: at most one redraw per ~33 ms
+    schedule_replot();
   }
   if (d.truncated_after >= 0 && r.id == active_) alerts_->show_for(&r);  // its alert may be gone
   if (!d.alerts.isEmpty()) alerts_->fired(r, d.alerts, r.id == active_);

@@ -145,7 +145,12 @@ class MainWindow : public QMainWindow {
   QTabWidget* tabs_;
   QPlainTextEdit* log_;
   QLabel* banner_;
-  QTimer replot_timer_;  // coalesces redraws
+  // Coalesces redraws: at most one every 33 ms, and never more than 33 ms after the data came (a timer
+  // restarted by every batch would not fire while batches keep coming faster than that).
+  QTimer replot_timer_;
+  void schedule_replot() {
+    if (!replot_timer_.isActive()) replot_timer_.start();
+  }
 };
 
 }  // namespace grpo::app
