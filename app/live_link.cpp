@@ -10,6 +10,8 @@ namespace grpo::app {
 namespace {
 constexpr int kPollMs = 10;      // socket poll period
 constexpr int kFlushMs = 33;     // GUI updates at most ~30 Hz
+constexpr int kSilentReportMs = 1000;  // silent_changed repeated this often while the trainer is silent
+constexpr int kHelloRetryMs = 1000;    // an unanswered hello is asked again at most this often
 }  // namespace
 
 LiveLink::LiveLink(ipc::Endpoints endpoints, int64_t start_after_seq, ipc::ClientOptions options)
@@ -24,9 +26,7 @@ void LiveLink::start() {
     client_ = std::make_unique<ipc::Client>(options_);
     client_->connect(endpoints_);
     client_->set_last_seq(start_after_seq_);
-    const auto hello = client_->request(ipc::protocol::kCmdHello);
-    emit connected(QByteArray::fromStdString(hello.dump()));
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // e.g. a malformed endpoint: nothing to retry
     emit failed(QString::fromUtf8(e.what()));
     return;
   }
@@ -34,6 +34,22 @@ void LiveLink::start() {
   connect(timer_, &QTimer::timeout, this, &LiveLink::poll);
   timer_->start(kPollMs);
   since_flush_.start();
+  since_silent_report_.start();
+  say_hello();
+}
+
+// The hello brings the run's config, state and live schema. A trainer that does not answer it (hung, or
+// stopped with SIGSTOP, while the studio attaches) is asked again once it is heard from; meanwhile the link
+// polls, so that its silence is reported and a death noticed.
+void LiveLink::say_hello() {
+  since_hello_.start();
+  try {
+    const auto hello = client_->request(ipc::protocol::kCmdHello);
+    hello_done_ = true;
+    emit connected(QByteArray::fromStdString(hello.dump()));
+  } catch (const ipc::ClientError& e) {
+    emit failed(QString::fromUtf8(e.what()) + "; asking again when it is heard from");
+  }
 }
 
 void LiveLink::poll() {
@@ -43,12 +59,16 @@ void LiveLink::poll() {
   } catch (const std::exception& e) {
     emit failed(QString::fromUtf8(e.what()));
   }
+  // On the change, and once a second while silent: the controller then asks again whether the trainer is
+  // gone (one that hung, then was killed, is silent from before it died), and the panel's count goes on.
   const bool silent = client_->silent();
-  if (silent != silent_ || silent) {
-    if (silent != silent_) emit silent_changed(silent, client_->seconds_since_heard());
+  if (silent != silent_ || (silent && since_silent_report_.elapsed() >= kSilentReportMs)) {
+    emit silent_changed(silent, client_->seconds_since_heard());
+    since_silent_report_.restart();
     silent_ = silent;
   }
   if (since_flush_.elapsed() >= kFlushMs) flush();
+  if (!hello_done_ && !silent && since_hello_.elapsed() >= kHelloRetryMs) say_hello();
 }
 
 void LiveLink::flush() {

@@ -29,24 +29,26 @@ class LiveLink : public QObject {
   void stop();
 
  signals:
-  void connected(const QByteArray& hello_json);
+  void connected(const QByteArray& hello_json);  // the hello's result (after retries, if it went unanswered)
   void events(const grpo::app::EventBatch& batch);
   void reply(int tag, bool ok, const QString& cmd, const QByteArray& json);  // result, or {code, message}
-  void silent_changed(bool silent, double seconds);
+  void silent_changed(bool silent, double seconds);  // on each change, and every second while silent
   void failed(const QString& message);
 
  private:
   void poll();
   void flush();
+  void say_hello();
 
   ipc::Endpoints endpoints_;
   int64_t start_after_seq_;
   ipc::ClientOptions options_;
   std::unique_ptr<ipc::Client> client_;
   QTimer* timer_ = nullptr;
-  QElapsedTimer since_flush_;
+  QElapsedTimer since_flush_, since_silent_report_, since_hello_;
   std::vector<ipc::Event> pending_;
   bool silent_ = false;
+  bool hello_done_ = false;
 };
 
 }  // namespace grpo::app

@@ -83,8 +83,10 @@ void RunController::attach(const ipc::Endpoints& endpoints) {
   connect(link_, &LiveLink::events, this, &RunController::on_events);
   connect(link_, &LiveLink::reply, this, &RunController::on_reply);
   connect(link_, &LiveLink::silent_changed, this, &RunController::on_silent);
-  connect(link_, &LiveLink::failed, this,
-          [this](const QString& m) { emit banner(tr("Connection: %1").arg(m), true); });
+  connect(link_, &LiveLink::failed, this, [this](const QString& m) {
+    link_failed_ = true;
+    emit banner(tr("Connection: %1").arg(m), true);
+  });
   thread_->start();
 }
 
@@ -206,6 +208,9 @@ void RunController::on_hello(const QByteArray& hello_json) {
                     QString::fromStdString(parent->value("dir", "")),
                     static_cast<int>(parent->value("step", int64_t{-1})));
   emit hello_received(live_params(live));
+  if (link_failed_)
+    emit banner(tr("Connected to %1's trainer (pid %2).").arg(run_.name).arg(hello_pid_), false);
+  link_failed_ = false;
 }
 
 void RunController::on_events(const EventBatch& batch) {

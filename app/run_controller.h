@@ -100,6 +100,7 @@ class RunController : public QObject {
   int next_tag_ = 1;
   QStringList attached_;
   qint64 hello_pid_ = 0;
+  bool link_failed_ = false;  // the link reported a failure (e.g. an unanswered hello) since its last hello
   bool stopping_ = false;  // stop_and_wait() is waiting
 };
 

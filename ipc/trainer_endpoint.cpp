@@ -84,11 +84,11 @@ TrainerEndpoint::~TrainerEndpoint() {
 
 void TrainerEndpoint::publish(const std::string& topic, const json& payload) {
   const int64_t seq = payload.value("seq", int64_t{0});
-  int64_t prev = last_seq_.load();
-  while (seq > prev && !last_seq_.compare_exchange_weak(prev, seq)) {
-  }
   std::string text = payload.dump();
   std::lock_guard<std::mutex> lock(mutex_);
+  // Under the queue's lock: a heartbeat never names a seq whose message is not yet queued ahead of it (a
+  // client that sees a newer seq backfills it through history). A dropped message still counts.
+  if (seq > last_seq_) last_seq_ = seq;
   if (queue_.size() >= opt_.queue_limit) {
     ++dropped_;
     return;
@@ -102,14 +102,17 @@ void TrainerEndpoint::loop() {
   std::deque<std::pair<std::string, std::string>> batch;
   while (!stop_) {
     // 1. Publish what the trainer queued, and the heartbeat when due.
+    int64_t queued_through = 0;  // the newest seq in `batch` or sent before it
     {
       std::lock_guard<std::mutex> lock(mutex_);
       batch.swap(queue_);
+      queued_through = last_seq_;
     }
     const auto now = Clock::now();
     if (now >= next_heartbeat) {
       const auto [state, step] = handler_.heartbeat_state();
-      batch.emplace_back(proto::kTopicHeartbeat, heartbeat_payload(opt_.run_id, last_seq_.load(), unix_now(), state, step).dump());
+      batch.emplace_back(proto::kTopicHeartbeat,
+                         heartbeat_payload(opt_.run_id, queued_through, unix_now(), state, step).dump());
       next_heartbeat = now + std::chrono::milliseconds(proto::kHeartbeatMs);
     }
     for (auto& [topic, text] : batch) {

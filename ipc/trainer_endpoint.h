@@ -67,7 +67,7 @@ class TrainerEndpoint {
   std::string events_endpoint_, control_endpoint_;
   std::mutex mutex_;
   std::deque<std::pair<std::string, std::string>> queue_;  // (topic, serialized payload)
-  std::atomic<int64_t> last_seq_{0};
+  int64_t last_seq_ = 0;                                   // the newest seq published (guarded by mutex_)
   std::atomic<int64_t> dropped_{0};
   std::atomic<int64_t> served_{0};
   std::atomic<bool> stop_{false};

@@ -309,6 +309,85 @@ class TestStudioResume : public QObject {
     QCOMPARE(w.dashboard()->point_count(id, grpo::ipc::metric::kReward), 30);
   }
 
+  // A trainer that hangs (here SIGSTOP: alive, no heartbeat) falls silent before it dies; killed later, the
+  // studio must still notice it is gone: the liveness is asked again every second while the link is
+  // silent, not only when the silence starts.
+  void a_hung_then_killed_trainer_is_shown_dead() {
+    const QString runs = dir_.path() + "/hung";
+    const QString run_dir = QDir(runs).filePath("h");
+    QProcess p;
+    KillAtExit guard{&p};
+    start_stalling(p, tiny(runs, "h", 9));
+    QVERIFY2(QTest::qWaitFor([&] { return QFile::exists(QDir(run_dir).filePath("endpoints.json")); }, 60000),
+             "the trainer wrote no endpoints.json");
+    MainWindow w(runs, GRPO_TRAIN_EXE);
+    w.show();
+    QVERIFY(w.open_run(run_dir));
+    const QString id = grpo::app::run_id_of_dir(run_dir);
+    RunController* c = w.controller(id);
+    QVERIFY2(c && c->live(), "the studio did not attach to the live trainer");
+    QVERIFY2(QTest::qWaitFor([&] { return c->hello_pid() == p.processId() && w.run(id)->step >= 1; }, 60000),
+             "no hello, or no step, from the trainer");
+    int silent_reports = 0;
+    connect(c, &RunController::silent_changed, &w,
+            [&](bool s, double) { silent_reports = s ? silent_reports + 1 : 0; });
+    ::kill(static_cast<pid_t>(p.processId()), SIGSTOP);
+    QVERIFY2(QTest::qWaitFor([&] { return silent_reports >= 2; }, 20000),
+             "the stopped trainer never fell silent");
+    QVERIFY2(!w.run(id)->dead(), qPrintable(w.run(id)->state_text()));  // silent for a while, and alive
+    QVERIFY(c->live());
+    kill9(p);
+    QVERIFY2(QTest::qWaitFor([&] { return w.run(id)->dead(); }, 10000), qPrintable(w.run(id)->state_text()));
+    QVERIFY2(w.runs_panel()->state_text(id).contains("stopped unexpectedly"),
+             qPrintable(w.runs_panel()->state_text(id)));
+    QVERIFY(!c->live());
+  }
+
+  // A trainer that does not answer the studio's hello (hung while the studio attaches) is still watched:
+  // its silence is reported, the failed hello said, and once it answers again the studio says so and
+  // follows it live; killed, it is shown dead.
+  void a_trainer_hung_while_the_studio_attaches_is_followed_once_it_answers() {
+    const QString runs = dir_.path() + "/unanswered";
+    const QString run_dir = QDir(runs).filePath("u");
+    QProcess p;
+    KillAtExit guard{&p};
+    start_stalling(p, tiny(runs, "u", 9));
+    QVERIFY2(QTest::qWaitFor(
+                 [&] {
+                   if (!QFile::exists(QDir(run_dir).filePath("endpoints.json"))) return false;
+                   auto store =
+                       RunStore::open_for_reading(QDir(run_dir).filePath("run.sqlite").toStdString());
+                   return store.last_step() >= 1;
+                 },
+                 60000),
+             "the trainer wrote no endpoints.json or no step");
+    ::kill(static_cast<pid_t>(p.processId()), SIGSTOP);
+    MainWindow w(runs, GRPO_TRAIN_EXE);
+    w.show();
+    QVERIFY(w.open_run(run_dir));  // alive (its pid is there): attached
+    const QString id = grpo::app::run_id_of_dir(run_dir);
+    RunController* c = w.controller(id);
+    QVERIFY2(c && c->live(), "the studio did not attach to the stopped trainer");
+    bool silent = false;
+    connect(c, &RunController::silent_changed, &w, [&](bool s, double) { silent = s; });
+    QVERIFY2(
+        QTest::qWaitFor([&] { return silent && w.banner_text().contains("no reply to 'hello'"); }, 30000),
+        qPrintable("silent " + QString::number(silent) + ", banner: " + w.banner_text()));
+    QCOMPARE(c->hello_pid(), 0);
+    QVERIFY(!w.run(id)->dead());
+
+    ::kill(static_cast<pid_t>(p.processId()), SIGCONT);
+    QVERIFY2(QTest::qWaitFor([&] { return c->hello_pid() == p.processId(); }, 30000),
+             qPrintable(w.banner_text()));
+    QVERIFY2(w.banner_text().contains("Connected to u's trainer"), qPrintable(w.banner_text()));
+    QVERIFY2(QTest::qWaitFor([&] { return !silent && w.run(id)->step == kStall; }, 60000),
+             qPrintable(w.run(id)->state_text()));  // followed live up to its stalled checkpoint
+    auto store = RunStore::open_for_reading(QDir(run_dir).filePath("run.sqlite").toStdString());
+    QVERIFY(QTest::qWaitFor([&] { return check_charts(w, id, store, true).isEmpty(); }, 5000));
+    kill9(p);
+    QVERIFY2(QTest::qWaitFor([&] { return w.run(id)->dead(); }, 20000), qPrintable(w.run(id)->state_text()));
+  }
+
   // A long live run must not keep every step's samples in memory (the soak grew 11.5 MiB per 1,000 steps):
   // a local run keeps the newest RunData::kCachedSteps steps and reads older ones back from its store, with
   // the same values; a remote run (no store) keeps them all.
