@@ -197,6 +197,7 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("sampling.temperature", &c.sampling.temperature, 0.0, 100.0, /*live=*/true, /*lo_open=*/true),
       num("sampling.top_p", &c.sampling.top_p, 0.0, 1.0, /*live=*/true, /*lo_open=*/true),
       num("sampling.max_new_tokens", &c.sampling.max_new_tokens, 1, 1 << 20, /*live=*/true),
+      num("sampling.min_new_tokens", &c.sampling.min_new_tokens, 0, 1 << 20, /*live=*/true),
       num("grpo.prompts_per_step", &c.grpo.prompts_per_step, 1, 1 << 20),
       num("grpo.group_size", &c.grpo.group_size, 2, 4096, /*live=*/true),
       num("grpo.beta", &c.grpo.beta, 0.0, 100.0, /*live=*/true),
@@ -207,6 +208,7 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("grpo.adv_eps", &c.grpo.adv_eps, 0.0, 1.0),
       num("grpo.mu", &c.grpo.mu, 1, 64),
       num("grpo.minibatches", &c.grpo.minibatches, 1, 4096),
+      text("grpo.old_logp", &c.grpo.old_logp, {"sampler", "forward"}),
       flag("grpo.dynamic_sampling", &c.grpo.dynamic_sampling),
       num("grpo.dynamic_sampling_max_batches", &c.grpo.dynamic_sampling_max_batches, 1, 1000),
       num("rewards.accuracy", &c.rewards.accuracy, -1000.0, 1000.0, /*live=*/true),
@@ -225,7 +227,8 @@ std::vector<ConfigField> config_fields(Config& c) {
       num("rewards.server", &c.rewards.server, -1000.0, 1000.0, /*live=*/true),
       text("rewards.server_address", &c.rewards.server_address),
       num("rewards.server_timeout", &c.rewards.server_timeout, 0.0, 86400.0, false, /*lo_open=*/true),
-      text("rewards.correct", &c.rewards.correct, {"", "accuracy", "math", "exact", "regex", "server", "format"}),
+      text("rewards.correct", &c.rewards.correct,
+           {"", "accuracy", "math", "exact", "regex", "server", "format"}),
       list("rewards.markers", &c.rewards.markers),
       num("optim.lr", &c.optim.lr, 0.0, 10.0, /*live=*/true, /*lo_open=*/true),
       num("optim.beta1", &c.optim.beta1, 0.0, 1.0),
@@ -354,6 +357,8 @@ void validate_config(const Config& c) {
   validate_model_spec(c.model.spec, "config");
   if (c.model.path.empty() && c.sampling.max_new_tokens >= c.model.spec.context)
     fail("sampling.max_new_tokens", "must be smaller than model.context");
+  if (c.sampling.min_new_tokens > c.sampling.max_new_tokens)
+    fail("sampling.min_new_tokens", "is above sampling.max_new_tokens");
   if (c.optim.warmup_steps > 0 && c.max_steps > 0 && c.optim.warmup_steps > c.max_steps)
     fail("optim.warmup_steps", "is longer than max_steps");
   if (c.sample_prompts > c.grpo.prompts_per_step) fail("sample_prompts", "cannot exceed grpo.prompts_per_step");

@@ -40,6 +40,8 @@ struct SamplingConfig {
   double temperature = 1.0;      // softmax temperature of rollouts (and of the policy's log-probs)
   double top_p = 1.0;            // nucleus sampling mass; 1 keeps the full distribution
   int64_t max_new_tokens = 109;  // completion budget L; longer completions are cut ("clipped")
+  int64_t min_new_tokens =
+      0;  // end-of-sequence is not sampled before this many tokens (= max_new_tokens: fixed lengths)
 };
 
 struct GrpoConfig {
@@ -53,6 +55,8 @@ struct GrpoConfig {
   double adv_eps = 1e-4;                     // epsilon added to the std
   int64_t mu = 1;                            // policy-update passes over each batch
   int64_t minibatches = 2;                   // optimizer steps per pass (the batch is split by groups)
+  std::string old_logp =
+      "sampler";  // π_old's log-probs: "sampler" (recorded while sampling) or "forward" (a separate pass)
   bool dynamic_sampling = false;             // drop groups whose rewards all agree, sample more (DAPO)
   int64_t dynamic_sampling_max_batches = 4;  // most prompt batches sampled per step when filtering
 };

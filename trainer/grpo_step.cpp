@@ -42,6 +42,8 @@ Rollout concat(const Rollout& a, const Rollout& b, int64_t pad_id) {
   r.prompt_valid = torch::cat({pad_left(a.prompt_valid, P, 0), pad_left(b.prompt_valid, P, 0)});
   r.completion = torch::cat({pad_right(a.completion, L, pad_id), pad_right(b.completion, L, pad_id)});
   r.completion_mask = torch::cat({pad_right(a.completion_mask, L, 0), pad_right(b.completion_mask, L, 0)});
+  if (a.logp.defined() && b.logp.defined())
+    r.logp = torch::cat({pad_right(a.logp, L, 0), pad_right(b.logp, L, 0)});
   r.lengths = a.lengths;
   r.lengths.insert(r.lengths.end(), b.lengths.begin(), b.lengths.end());
   r.truncated = a.truncated;
@@ -56,6 +58,7 @@ Rollout select_rows(const Rollout& r, const std::vector<int64_t>& rows) {
   out.prompt_valid = r.prompt_valid.index_select(0, idx);
   out.completion = r.completion.index_select(0, idx);
   out.completion_mask = r.completion_mask.index_select(0, idx);
+  if (r.logp.defined()) out.logp = r.logp.index_select(0, idx);
   for (int64_t i : rows) {
     out.lengths.push_back(r.lengths[static_cast<size_t>(i)]);
     out.truncated.push_back(r.truncated[static_cast<size_t>(i)]);
@@ -80,6 +83,10 @@ std::map<std::string, double> Trainer::Impl::grpo_step() {
   so.temperature = cfg.sampling.temperature;
   so.top_p = cfg.sampling.top_p;
   so.max_new_tokens = cfg.sampling.max_new_tokens;
+  so.min_new_tokens = cfg.sampling.min_new_tokens;
+  // π_old as the sampler saw it, unless the update's own first pass serves (one pass, one minibatch) or a
+  // separate forward pass is asked for.
+  so.record_logp = !old_is_current() && cfg.grpo.old_logp == "sampler";
 
   RolloutResult ro;
   try {
@@ -203,7 +210,10 @@ RolloutResult Trainer::Impl::sample_groups(const SamplingOptions& so) {
 
 // 2. Advantages per group: A = (r − mean) / (std + ε), shared by every token of a completion.
 // 3. Old and reference log-probs. With one pass of one minibatch π_old = π_θ: the first forward pass's
-//    detached log-probs serve (ratio 1, gradients still flow), so no extra pass is spent on it.
+//    detached log-probs serve (ratio 1, gradients still flow), so no extra pass is spent on it. Otherwise
+//    the sampler's (grpo.old_logp = "sampler": the same model's logits at sampling time; they differ from a
+//    separate pass's only by rounding) or a separate no-grad pass's ("forward"). Before the first update
+//    π_ref = π_old, so the reference pass is skipped too.
 ScoringResult Trainer::Impl::score_groups(const RolloutResult& ro, double temperature) {
   const auto& g = cfg.grpo;
   const int64_t G = g.group_size, groups = ro.groups(), B = groups * G;
@@ -213,11 +223,15 @@ ScoringResult Trainer::Impl::score_groups(const RolloutResult& ro, double temper
   sc.advantages = groups > 0 ? group_advantages(sc.rewards, g.scale_rewards, g.adv_eps).view({-1})
                              : torch::zeros({0});  // (B)
   const auto t0 = Clock::now();
-  sc.old_is_current = g.mu == 1 && g.minibatches == 1;
+  sc.old_is_current = old_is_current();
+  sc.ref_is_old = reference && g.beta > 0.0 && policy_is_reference;
   if (groups > 0) {
-    torch::NoGradGuard no_grad;
-    if (!sc.old_is_current) sc.old_logp = score_completions(model, ro.rollout, temperature, false).logp;
-    if (reference && g.beta > 0.0) sc.ref_logp = score_completions(reference, ro.rollout, temperature, false).logp;
+    torch::InferenceMode no_grad;
+    if (!sc.old_is_current)
+      sc.old_logp = ro.rollout.logp.defined() ? ro.rollout.logp
+                                              : score_completions(model, ro.rollout, temperature, false).logp;
+    if (reference && g.beta > 0.0 && !sc.ref_is_old)
+      sc.ref_logp = score_completions(reference, ro.rollout, temperature, false).logp;
   }
   sc.seconds = seconds_since(t0);
   return sc;
@@ -254,7 +268,9 @@ UpdateResult Trainer::Impl::update_policy(const RolloutResult& ro, const Scoring
         const Rollout sub = ro.rollout.slice(r0, rn);
         const TokenScores ts = score_completions(model, sub, temperature, /*with_entropy=*/pass == 0);
         torch::Tensor old = sc.old_is_current ? ts.logp.detach() : sc.old_logp.narrow(0, r0, rn);
-        torch::Tensor ref = sc.ref_logp.defined() ? sc.ref_logp.narrow(0, r0, rn) : torch::Tensor();
+        torch::Tensor ref = sc.ref_is_old ? old
+                            : sc.ref_logp.defined()        ? sc.ref_logp.narrow(0, r0, rn)
+                                                           : torch::Tensor();
         res = grpo_loss(ts.logp, old, ref, sc.advantages.narrow(0, r0, rn), sub.completion_mask, lo);
         ntok = sub.completion_mask.sum().item<double>();
         up.trained_tokens += static_cast<int64_t>(ntok) + sub.prompt_valid.sum().item<int64_t>();
@@ -290,6 +306,7 @@ UpdateResult Trainer::Impl::update_policy(const RolloutResult& ro, const Scoring
         ++up.skipped_updates;
       } else {
         optimizer->step();
+        policy_is_reference = false;
       }
       ++up.updates;
       if (res) {
@@ -421,7 +438,7 @@ void Trainer::Impl::record_samples(const RolloutResult& ro, const ScoringResult&
   torch::NoGradGuard no_grad;
   std::vector<ipc::SampleRecord> out;
   const Rollout& rollout = ro.rollout;
-  const torch::Tensor& ref_logp = sc.ref_logp;
+  const torch::Tensor& ref_logp = sc.ref_is_old ? old_logp : sc.ref_logp;
   const Rollout sub = rows > 0 ? rollout.slice(0, rows) : Rollout();
   const TokenScores now = rows > 0 ? score_completions(model, sub, cfg.sampling.temperature, /*with_entropy=*/true) : TokenScores();
   const torch::Tensor kl = rows == 0             ? torch::Tensor()

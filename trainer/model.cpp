@@ -50,7 +50,16 @@ KVCache KVCache::allocate(const ModelSpec& spec, int64_t batch, int64_t capacity
     c.v.push_back(torch::zeros({batch, spec.n_kv_heads, capacity, spec.head_size()}, to));
   }
   c.valid = torch::zeros({batch, capacity}, torch::TensorOptions().dtype(torch::kBool).device(to.device()));
+  c.key_bias =
+      torch::full({batch, capacity}, -std::numeric_limits<float>::infinity(), to.dtype(torch::kFloat32));
   return c;
+}
+
+void KVCache::keep_rows(const torch::Tensor& rows) {
+  for (auto* layer : {&k, &v})
+    for (auto& t : *layer) t = t.index_select(0, rows);
+  valid = valid.index_select(0, rows);
+  key_bias = key_bias.index_select(0, rows);
 }
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
@@ -192,21 +201,29 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const torch::
   auto sin = rope_sin_.index_select(0, flat).view({B, 1, T, -1});
 
   // Additive mask (B, 1, T, S): causal, no PAD keys; a query always sees itself (so PAD rows stay finite).
-  torch::Tensor key_valid;
+  const int64_t S = past + T;
+  const float minus_inf = -std::numeric_limits<float>::infinity();
+  torch::Tensor key_valid, mask;
   if (cache) {
     cache->valid.narrow(1, past, T).copy_(valid);
-    key_valid = cache->valid.narrow(1, 0, past + T);  // (B, S)
+    cache->key_bias.narrow(1, past, T).masked_fill_(valid, 0.0f);
+    key_valid = cache->valid.narrow(1, 0, S);  // (B, S)
   } else {
     key_valid = valid;
   }
-  const int64_t S = past + T;
-  auto opts = torch::TensorOptions().device(tokens.device());
-  auto q_idx = torch::arange(past, past + T, opts.dtype(torch::kLong)).view({T, 1});
-  auto k_idx = torch::arange(0, S, opts.dtype(torch::kLong)).view({1, S});
-  auto allowed = (k_idx <= q_idx).unsqueeze(0) & key_valid.unsqueeze(1);  // (B, T, S)
-  allowed = allowed | (k_idx == q_idx).unsqueeze(0);
-  auto mask = torch::zeros({B, 1, T, S}, opts.dtype(torch::kFloat32))
-                  .masked_fill(allowed.logical_not().unsqueeze(1), -std::numeric_limits<float>::infinity());
+  if (cache && T == 1) {  // decoding: every cached key is in the past; the cache keeps the PAD bias
+    mask = cache->key_bias.narrow(1, 0, S).clone();
+    mask.select(1, past).zero_();  // the query itself
+    mask = mask.view({B, 1, 1, S});
+  } else {
+    auto opts = torch::TensorOptions().device(tokens.device());
+    auto q_idx = torch::arange(past, past + T, opts.dtype(torch::kLong)).view({T, 1});
+    auto k_idx = torch::arange(0, S, opts.dtype(torch::kLong)).view({1, S});
+    auto allowed = (k_idx <= q_idx).unsqueeze(0) & key_valid.unsqueeze(1);  // (B, T, S)
+    allowed = allowed | (k_idx == q_idx).unsqueeze(0);
+    mask = torch::zeros({B, 1, T, S}, opts.dtype(torch::kFloat32))
+               .masked_fill(allowed.logical_not().unsqueeze(1), minus_inf);
+  }
 
   auto x = tok_emb(tokens);  // (B, T, C)
   for (size_t l = 0; l < blocks->size(); ++l)

@@ -22,7 +22,10 @@ namespace grpo {
 struct KVCache {
   std::vector<torch::Tensor> k, v;  // per layer: (B, n_kv, capacity, hd)
   torch::Tensor valid;              // (B, capacity) bool: which cached positions are real tokens
+  torch::Tensor key_bias;           // (B, capacity) float: 0 on real tokens, -inf elsewhere (decoding's mask)
   int64_t length = 0;               // positions filled so far
+
+  void keep_rows(const torch::Tensor& rows);  // only these batch rows (int64 indices) from now on
 
   static KVCache allocate(const ModelSpec& spec, int64_t batch, int64_t capacity, const torch::TensorOptions& to);
   int64_t capacity() const { return valid.size(1); }

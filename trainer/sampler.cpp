@@ -12,10 +12,12 @@ namespace {
 // Picks one token per row from logits (B, V). `rows` (when defined) selects these rows' noise from a
 // larger batch's.
 torch::Tensor pick(const torch::Tensor& logits, const SamplingOptions& opt, const SpecialTokens& special,
-                   at::Generator& gen, int64_t batch_rows, const torch::Tensor& rows) {
+                   at::Generator& gen, int64_t batch_rows, const torch::Tensor& rows, bool eos_allowed) {
   auto l = logits.clone();
   const float minus_inf = -std::numeric_limits<float>::infinity();
   for (int64_t id : special.never_sampled) l.select(1, id).fill_(minus_inf);  // the built-in PAD is no token
+  if (!eos_allowed)
+    for (int64_t id : special.eos) l.select(1, id).fill_(minus_inf);
   const int64_t V = l.size(1);
   if (special.sampled_vocab > 0 && special.sampled_vocab < V)
     l.narrow(1, special.sampled_vocab, V - special.sampled_vocab).fill_(minus_inf);  // rows without a token
@@ -51,6 +53,7 @@ Rollout Rollout::slice(int64_t begin, int64_t count) const {
   r.prompt_valid = prompt_valid.narrow(0, begin, count);
   r.completion = completion.narrow(0, begin, count);
   r.completion_mask = completion_mask.narrow(0, begin, count);
+  if (logp.defined()) r.logp = logp.narrow(0, begin, count);
   r.lengths.assign(lengths.begin() + begin, lengths.begin() + begin + count);
   r.truncated.assign(truncated.begin() + begin, truncated.begin() + begin + count);
   return r;
@@ -90,35 +93,65 @@ Rollout generate(Transformer& model, const std::vector<std::vector<int64_t>>& pr
   const int64_t L = opt.max_new_tokens;
   auto cache = KVCache::allocate(model->spec(), B, P + L, torch::TensorOptions().device(device));
   auto hidden = model->hidden(prompt, positions_from_valid(valid), valid, &cache);  // (B, P, C)
-  auto logits = model->logits(hidden.select(1, P - 1));                            // (B, V)
-  auto next_pos = valid.sum(1).to(torch::kLong);                                   // (B)
+  auto logits = model->logits(hidden.select(1, P - 1));                             // (n, V)
 
-  auto completion = torch::full({B, L}, pad_id, torch::TensorOptions().dtype(torch::kLong).device(device));
-  auto finished = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));
-  auto lengths = torch::zeros({B}, torch::TensorOptions().dtype(torch::kLong).device(device));
-  auto ones = torch::ones({B, 1}, torch::TensorOptions().dtype(torch::kBool).device(device));
+  // The rows still decoding: `idx` their rows of this batch, `noise` their rows of the whole batch's noise.
+  // Every kCompactEvery steps the finished ones leave the batch and the cache (each row's arithmetic is its
+  // own, and its noise is drawn for the whole batch as before, so the tokens do not change).
+  constexpr int64_t kCompactEvery = 8;
+  const auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device);
+  auto idx = torch::arange(B, long_opts);         // (n)
+  auto noise = noise_rows;                        // (n); undefined: the rows are the whole batch, in order
+  auto next_pos = valid.sum(1).to(torch::kLong);  // (n)
+  auto fin = torch::zeros({B}, torch::TensorOptions().dtype(torch::kBool).device(device));  // (n)
+  auto finished = fin.clone();                                                              // (B)
+  auto completion = torch::full({B, L}, pad_id, long_opts);                                 // (B, L)
+  auto logp = opt.record_logp ? torch::zeros({B, L}, torch::TensorOptions().device(device)) : torch::Tensor();
+  auto lengths = torch::zeros({B}, long_opts);  // (B)
+  torch::Tensor ones;                           // (n, 1) bool: the decoded tokens are real
   int64_t steps = 0;
   for (int64_t t = 0; t < L; ++t) {
-    auto tok = pick(logits, opt, special, gen, batch_rows, noise_rows);  // (B)
+    const int64_t n = idx.size(0);
+    auto tok = pick(logits, opt, special, gen, batch_rows, noise, t >= opt.min_new_tokens);  // (n)
     ++steps;
-    tok = torch::where(finished, torch::full_like(tok, pad_id), tok);
-    completion.select(1, t).copy_(tok);
-    lengths += finished.logical_not().to(torch::kLong);
-    for (int64_t e : special.eos) finished = finished | (tok == e);
-    if (t + 1 == L || finished.all().item<bool>()) break;
-    logits = model->forward(tok.view({B, 1}), next_pos.view({B, 1}), ones, &cache).squeeze(1);  // (B, V)
+    tok = torch::where(fin, torch::full_like(tok, pad_id), tok);
+    completion.select(1, t).index_copy_(0, idx, tok);
+    if (logp.defined()) {
+      auto lp =
+          torch::log_softmax(logits / opt.temperature, -1).gather(1, tok.view({n, 1})).squeeze(1);  // (n)
+      logp.select(1, t).index_copy_(0, idx, lp.masked_fill(fin, 0.0));
+    }
+    lengths.index_add_(0, idx, fin.logical_not().to(torch::kLong));
+    for (int64_t e : special.eos) fin = fin | (tok == e);
+    if (t + 1 == L || fin.all().item<bool>()) break;
+    if ((t + 1) % kCompactEvery == 0 && fin.any().item<bool>()) {
+      finished.index_fill_(0, idx.masked_select(fin), true);
+      auto keep = fin.logical_not().nonzero().squeeze(1);  // (n')
+      noise = (noise.defined() ? noise : idx).index_select(0, keep);
+      idx = idx.index_select(0, keep);
+      next_pos = next_pos.index_select(0, keep);
+      tok = tok.index_select(0, keep);
+      fin = fin.index_select(0, keep);
+      cache.keep_rows(keep);
+    }
+    const int64_t m = idx.size(0);
+    if (!ones.defined() || ones.size(0) != m)
+      ones = torch::ones({m, 1}, torch::TensorOptions().dtype(torch::kBool).device(device));
+    logits = model->forward(tok.view({m, 1}), next_pos.view({m, 1}), ones, &cache).squeeze(1);  // (n, V)
     next_pos += 1;
   }
+  finished.index_copy_(0, idx, fin);
 
   Rollout r;
   r.decode_steps = opt.greedy ? 0 : steps;
   r.prompt = prompt;
   r.prompt_valid = valid;
-  r.completion = completion;
+  r.completion = completion.narrow(1, 0, steps).contiguous();  // (B, steps): no column is PAD in every row
+  if (logp.defined()) r.logp = logp.narrow(1, 0, steps).contiguous();
   auto len_cpu = lengths.cpu();
   auto fin_cpu = finished.cpu();
-  r.completion_mask = (torch::arange(L, torch::TensorOptions().device(device)).view({1, L}) < lengths.view({B, 1}))
-                          .to(torch::kFloat32);
+  r.completion_mask = (torch::arange(steps, long_opts).view({1, steps}) < lengths.view({B, 1}))
+                          .to(torch::kFloat32);  // (B, steps)
   for (int64_t b = 0; b < B; ++b) {
     r.lengths.push_back(len_cpu[b].item<int64_t>());
     r.truncated.push_back(!fin_cpu[b].item<bool>());

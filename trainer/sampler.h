@@ -1,6 +1,7 @@
 // Rollouts: batched sampling of completions with the KV cache (temperature, top-p, max new tokens, stop at
 // end-of-sequence), and scoring of completions (per-token log-probs and entropies) in one forward pass.
-// All rows of a batch decode together; finished rows are fed PAD until every row ends.
+// All rows of a batch decode together; rows that finished leave the batch (and the cache) every few steps,
+// and completions are as wide as the longest row.
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -17,7 +18,9 @@ struct SamplingOptions {
   double temperature = 1.0;     // logits are divided by it
   double top_p = 1.0;           // nucleus mass kept (1 = all)
   int64_t max_new_tokens = 64;  // completion budget
+  int64_t min_new_tokens = 0;   // end-of-sequence ids are not sampled before this many tokens
   bool greedy = false;          // argmax instead of sampling
+  bool record_logp = false;     // fill Rollout::logp while sampling
 };
 
 // The ids generation treats specially, taken from the model's tokenizer.
@@ -35,8 +38,11 @@ struct SpecialTokens {
 struct Rollout {
   torch::Tensor prompt;           // (B, P) int64, left-padded with PAD
   torch::Tensor prompt_valid;     // (B, P) bool
-  torch::Tensor completion;       // (B, L) int64, PAD after the end
+  torch::Tensor completion;       // (B, L) int64, PAD after the end; L: the longest row's length
   torch::Tensor completion_mask;  // (B, L) float: 1 on generated tokens, end-of-sequence included
+  torch::Tensor logp;  // (B, L) float: log π(token) at the temperature, from the logits each token
+                       // was sampled from (before any masking), as score_completions computes it;
+                       // 0 after the end; undefined unless SamplingOptions::record_logp
   std::vector<int64_t> lengths;   // generated tokens per row
   std::vector<bool> truncated;    // cut at max_new_tokens without end-of-sequence
   int64_t decode_steps = 0;       // sampling steps taken (each drew noise for the whole batch)

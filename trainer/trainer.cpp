@@ -330,6 +330,7 @@ void Trainer::Impl::setup_new_run() {
   if (cfg.grpo.beta > 0.0) {
     load_reference();
   }
+  policy_is_reference = true;  // both are initial_model()
   optimizer = make_optimizer(model, cfg.optim);
   gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(cfg.seed));
 

@@ -57,8 +57,9 @@ struct ScoringResult {  // 2-3. advantages, old and reference log-probs
   torch::Tensor rewards;     // (groups, G)
   torch::Tensor advantages;  // (B)
   torch::Tensor old_logp;    // (B, L); undefined when π_old is the policy's own first pass
-  torch::Tensor ref_logp;    // (B, L); undefined without a reference
+  torch::Tensor ref_logp;    // (B, L); undefined without a reference, or when π_ref is π_old
   bool old_is_current = false;
+  bool ref_is_old = false;  // π_ref = π_old (a reference, and no update yet): no reference pass was made
   double seconds = 0;
 };
 
@@ -105,6 +106,8 @@ struct Trainer::Impl {
   Clock::time_point started = Clock::now();
   int64_t steps_this_session = 0;
   Watchdogs watchdogs;              // rank 0's rules over each step's metrics
+  bool policy_is_reference =
+      false;  // the policy still holds π_ref's weights (a new run before its first update)
   int64_t last_checkpoint_step = -1;  // the newest checkpoint written or started from (-1: none yet)
 
   Transformer initial_model();
@@ -128,6 +131,8 @@ struct Trainer::Impl {
   std::vector<RewardBreakdown> score_rows(const std::vector<PromptItem>& prompts, const Rollout& r, int64_t max_len,
                                          int64_t rows_per_prompt);
   ScoringResult score_groups(const RolloutResult& ro, double temperature);
+  // One pass of one minibatch: π_old is the policy itself, and the update's first forward pass gives it.
+  bool old_is_current() const { return cfg.grpo.mu == 1 && cfg.grpo.minibatches == 1; }
   UpdateResult update_policy(const RolloutResult& ro, const ScoringResult& sc, double temperature);
   std::map<std::string, double> reduce_metrics(const RolloutResult& ro, const ScoringResult& sc, const UpdateResult& up,
                                                double lr);

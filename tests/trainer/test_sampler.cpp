@@ -1,9 +1,12 @@
 // Rollouts: rows stop at end-of-sequence, masks and lengths agree, PAD is never generated, a fixed
 // generator reproduces a batch, a batch split in parts (as across ranks) samples the same rows, sampling
-// draws exactly what at::multinomial draws, and a vanishing top-p equals greedy decoding.
+// draws exactly what at::multinomial draws, and a vanishing top-p equals greedy decoding. Rows that
+// finished leave the batch without changing the others, completions are as wide as the longest row,
+// min_new_tokens holds end-of-sequence back, and the log-probs the sampler records are a forward pass's.
 #include <ATen/CPUGeneratorImpl.h>
-#include <QtTest>
 #include <torch/torch.h>
+#include <QtTest>
+#include <algorithm>
 
 #include "trainer/sampler.h"
 
@@ -126,6 +129,87 @@ class TestSampler : public QObject {
       skip_sampling_noise(gens[part], all.decode_steps - parts[part].decode_steps, 4, 8);
       QVERIFY(torch::equal(gens[part].get_state(), g_all.get_state()));
     }
+  }
+
+  // Finished rows leave the batch (and the cache) every 8 steps: each row decoded alone, with its own row
+  // of the whole batch's noise, gets the tokens it got in the batch.
+  void finished_rows_leave_the_batch_without_changing_the_others() {
+    auto model = tiny_model();
+    SamplingOptions so;
+    so.max_new_tokens = 40;
+    so.temperature = 2.0;
+    const auto p = prompts();
+    bool compacted = false;
+    for (uint64_t seed = 0; seed < 6; ++seed) {
+      auto g = at::make_generator<at::CPUGeneratorImpl>(seed);
+      const auto all = generate(model, p, so, kSpecial, g);
+      const int64_t longest = *std::max_element(all.lengths.begin(), all.lengths.end());
+      const int64_t shortest = *std::min_element(all.lengths.begin(), all.lengths.end());
+      QCOMPARE(all.completion.size(1), longest);  // no column of PAD only
+      QCOMPARE(all.decode_steps, longest);
+      compacted |= shortest < 8 && longest > 9;  // a row left at step 8 while another went on
+      for (int64_t b = 0; b < 4; ++b) {
+        auto gb = at::make_generator<at::CPUGeneratorImpl>(seed);
+        const auto alone = generate(model, {p[static_cast<size_t>(b)]}, so, kSpecial, gb, BatchRows{4, {b}});
+        const int64_t n = all.lengths[static_cast<size_t>(b)];
+        QCOMPARE(alone.lengths[0], n);
+        QVERIFY2(torch::equal(alone.completion[0].narrow(0, 0, n), all.completion[b].narrow(0, 0, n)),
+                 qPrintable(QString("seed %1 row %2").arg(seed).arg(b)));
+      }
+    }
+    QVERIFY2(compacted, "no seed had a row finish before step 8 while another went on past it");
+  }
+
+  void min_new_tokens_holds_end_of_sequence_back() {
+    auto model = tiny_model();
+    SamplingOptions so;
+    so.max_new_tokens = 24;
+    so.min_new_tokens = 10;
+    so.temperature = 3.0;  // flat: without the rule most rows would end within 10 tokens
+    int64_t ended_after_min = 0;
+    for (uint64_t seed = 0; seed < 4; ++seed) {
+      auto g = at::make_generator<at::CPUGeneratorImpl>(seed);
+      const auto r = generate(model, prompts(), so, kSpecial, g);
+      for (int64_t b = 0; b < r.rows(); ++b) {
+        const int64_t n = r.lengths[static_cast<size_t>(b)];
+        QVERIFY2(n >= 10, qPrintable(QString("row of %1 tokens").arg(n)));
+        for (int64_t t = 0; t < 9; ++t) QVERIFY(r.completion[b][t].item<int64_t>() != 1);
+        ended_after_min += r.truncated[static_cast<size_t>(b)] ? 0 : 1;
+      }
+    }
+    QVERIFY2(ended_after_min > 0, "end-of-sequence must still end rows after min_new_tokens");
+    so.min_new_tokens = so.max_new_tokens;  // fixed lengths
+    auto g = at::make_generator<at::CPUGeneratorImpl>(0);
+    const auto fixed = generate(model, prompts(), so, kSpecial, g);
+    for (int64_t b = 0; b < fixed.rows(); ++b) {
+      QCOMPARE(fixed.lengths[static_cast<size_t>(b)], so.max_new_tokens);
+      QVERIFY(fixed.truncated[static_cast<size_t>(b)]);
+    }
+    QCOMPARE((fixed.completion == 1).sum().item<int64_t>(), int64_t{0});
+  }
+
+  // π_old recorded while sampling: the log-probs (at the temperature, over the whole vocabulary) that a
+  // separate forward pass over prompt and completion gives, up to rounding; 0 after each row's end.
+  void recorded_log_probs_are_a_forward_pass() {
+    auto model = tiny_model();
+    SamplingOptions so;
+    so.max_new_tokens = 30;
+    so.temperature = 1.7;
+    so.record_logp = true;
+    auto g = at::make_generator<at::CPUGeneratorImpl>(2);
+    const auto r = generate(model, prompts(), so, kSpecial, g);
+    QCOMPARE(r.logp.sizes(), r.completion.sizes());
+    torch::NoGradGuard no_grad;
+    const auto s = score_completions(model, r, so.temperature, false);
+    const double worst = ((r.logp - s.logp) * r.completion_mask).abs().max().item<double>();
+    QVERIFY2(worst < 1e-5, qPrintable(QString("largest difference %1").arg(worst)));
+    QCOMPARE((r.logp * (1 - r.completion_mask)).abs().max().item<double>(), 0.0);
+    QVERIFY(r.logp.min().item<double>() < -0.1);  // real log-probs, not zeros
+    so.record_logp = false;
+    auto g2 = at::make_generator<at::CPUGeneratorImpl>(2);
+    const auto plain = generate(model, prompts(), so, kSpecial, g2);
+    QVERIFY(!plain.logp.defined());
+    QVERIFY(torch::equal(plain.completion, r.completion));  // recording changes nothing sampled
   }
 
   void same_generator_state_same_batch() {
