@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every figure of docs/demo.md: pretrains the base model (and the no-check ablation base),
 # evaluates it, runs the demo GRPO run and the two ablations, evaluates their final checkpoints, and draws
-# the chart. Output goes to ${OUT:-demo-report}/ (JSON evals, run folders, chart PNG). ~15 minutes on 2 cores.
+# the chart. Output goes to ${OUT:-demo-report}/ (JSON evals, run folders, chart PNG). ~7 minutes on 2 cores.
 #   bash scripts/demo-report.sh            # seed 0, the shipped base's
 #   SEED=1 OUT=/tmp/r1 bash scripts/demo-report.sh
 set -euo pipefail
