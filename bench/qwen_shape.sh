@@ -2,7 +2,7 @@
 # A random model with Qwen2.5-0.5B's shape (896 hidden, 24 layers, 14 query / 2 key-value heads, 4864 MLP,
 # vocab 151936, tied embeddings, Qwen2's q/k/v biases), loaded from BF16 safetensors: load time and peak
 # RSS against the float32 weight bytes (goal: peak <= 1.3x), and one GRPO step's generation and training
-# tokens/s, grpo-train against bench/grpo_python.py --as-trainer at the same shape and the same step.
+# tokens/s, grpo-train against bench/grpo_python.py --fair at the same shape and the same step.
 # Interleaved rounds of: bench_load, grpo-train run (STEPS steps), grpo_python.py (STEPS steps); the
 # figures are those of the last step (the first is a warm-up), and the table gives medians and min-max.
 # Run by hand after building with -DGRPO_BUILD_BENCH=ON (bench_load) and `scripts/setup.sh --bench`:
@@ -105,7 +105,7 @@ for r in $(seq 1 "$ROUNDS"); do
 
   echo "round $r/$ROUNDS: grpo_python.py" >&2
   /usr/bin/time -f '{"max_rss_kb": %M, "wall_s": %e}' -o "$OUT/py-$r.time.json" \
-    $PY bench/grpo_python.py --as-trainer --d-model "$HIDDEN" --layers "$LAYERS" --heads "$HEADS" \
+    $PY bench/grpo_python.py --fair --d-model "$HIDDEN" --layers "$LAYERS" --heads "$HEADS" \
       --kv-heads "$KV_HEADS" --mlp "$INTERMEDIATE" --vocab "$VOCAB" --qkv-bias --tie --rope-base 1e6 \
       --norm-eps 1e-6 --prompts "$P" --group "$G" --max-new-tokens "$L" --minibatches 1 --beta 0 \
       --steps "$STEPS" --threads 1 --eos 151645,151643 --pad 151643 --sampled-vocab "$SAMPLED_VOCAB" \
@@ -160,7 +160,7 @@ print(f"| peak / F32 bytes (goal <= 1.3) | **{f('ratio', '{:.3f}')}** |")
 print(f"| (peak - RSS before the load) / F32 bytes | {f('growth_ratio', '{:.3f}')} |")
 print(f"| RSS after the load, GB | {f('rss_after_gb', '{:.3f}')} |")
 print()
-print("| one GRPO step | grpo-train | grpo_python.py --as-trainer | C++ / Python |")
+print("| one GRPO step | grpo-train | grpo_python.py --fair | C++ / Python |")
 print("|---|---|---|---|")
 print(f"| generation tok/s | {f('cpp_gen')} | {f('py_gen')} | **{f('gen_ratio', '{:.2f}x')}** |")
 print(f"| training tok/s | {f('cpp_train')} | {f('py_train')} | **{f('train_ratio', '{:.2f}x')}** |")
