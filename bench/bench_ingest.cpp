@@ -16,30 +16,7 @@
 #include "ui/chart_widget.h"
 #include "ui/dashboard.h"
 
-namespace {
-// Times every event dispatch on the GUI thread, to name what a stall was spent on.
-class TimedApplication : public QApplication {
- public:
-  using QApplication::QApplication;
-  bool notify(QObject* receiver, QEvent* event) override {
-    if (QThread::currentThread() != thread()) return QApplication::notify(receiver, event);  // GUI thread only
-    // Read what names the event before dispatching it: the receiver may not survive it (deleteLater).
-    const char* cls = receiver->metaObject()->className();
-    const int type = event->type();
-    QElapsedTimer t;
-    t.start();
-    const bool r = QApplication::notify(receiver, event);
-    const qint64 ns = t.nsecsElapsed();
-    if (ns > worst_ns) {
-      worst_ns = ns;
-      worst = QString("%1, event type %2").arg(cls).arg(type);
-    }
-    return r;
-  }
-  qint64 worst_ns = 0;
-  QString worst;
-};
-}  // namespace
+#include "bench/timed_application.h"
 
 int main(int argc, char** argv) {
   qputenv("QT_QPA_PLATFORM", "offscreen");

@@ -43,40 +43,12 @@
 #include "ui/chart_widget.h"
 #include "ui/dashboard.h"
 
+#include "bench/soak_agreement.h"
+#include "bench/timed_application.h"
+
 namespace {
 
 using nlohmann::json;
-
-// Times every top-level event dispatch on the GUI thread, to name what the longest stall was spent on.
-class TimedApplication : public QApplication {
- public:
-  using QApplication::QApplication;
-  bool notify(QObject* receiver, QEvent* event) override {
-    if (depth_ > 0 || QThread::currentThread() != thread()) return QApplication::notify(receiver, event);
-    // Read what names the event before dispatching it: the receiver may not survive it (deleteLater).
-    const char* cls = receiver->metaObject()->className();
-    const char* owner = receiver->parent() ? receiver->parent()->metaObject()->className() : nullptr;
-    const QString name = receiver->objectName();  // this program's own timers are named
-    const int type = event->type();
-    ++depth_;
-    QElapsedTimer t;
-    t.start();
-    const bool r = QApplication::notify(receiver, event);
-    const qint64 ns = t.nsecsElapsed();
-    --depth_;
-    if (ns > worst_ns) {
-      worst_ns = ns;
-      worst = QString(cls) + (name.isEmpty() ? QString() : " \"" + name + "\"") +
-              (owner ? QString(" in ") + owner : QString()) + QString(" (event %1)").arg(type);
-    }
-    return r;
-  }
-  qint64 worst_ns = 0;  // reset by the recorder every interval
-  QString worst;
-
- private:
-  int depth_ = 0;
-};
 
 // A /proc/<pid>/status field in MiB (kB in the file); -1 when the process or field is gone.
 double proc_mib(const QString& pid, const char* field) {
@@ -114,8 +86,6 @@ struct Interval {
   QString slowest_event;
   bool trainer_alive = true;
 };
-
-bool same(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 
 // The command line.
 struct SoakOptions {
@@ -455,82 +425,6 @@ void Soak::drain_tick(QTimer* drain, QElapsedTimer* waited, int64_t store_seq) {
   QApplication::exit(0);
 }
 
-// The store against the studio (RunData, the dashboard's point counts, the Loss chart).
-struct Agreement {
-  json checks = json::array();  // one per metric, then the Loss chart's
-  bool agree = false;           // the studio attached and every check is ok
-  int store_last_step = 0;
-  std::string store_state;  // the store's meta "state"
-};
-
-// One metric: the studio's RunData series is the store's, step for step; the dashboard draws as many points.
-json check_metric(const grpo::ipc::RunStore& store, const QString& m, const grpo::app::RunData* r,
-                  const grpo::ui::Dashboard& dashboard, const QString& id) {
-  const auto pts = store.metric_series(m.toStdString());
-  json c = {{"metric", m.toStdString()}, {"store_points", static_cast<int>(pts.size())}};
-  const grpo::app::MetricSeries rd = r ? r->metrics.value(m) : grpo::app::MetricSeries{};
-  const int drawn = r ? dashboard.point_count(id, m) : 0;
-  int mismatches = 0;
-  json first;
-  const int n = std::min<int>(static_cast<int>(pts.size()), rd.steps.size());
-  for (int i = 0; i < n; ++i)
-    if (rd.steps[i] != pts[i].step || !same(rd.values[i], pts[i].value)) {
-      if (mismatches++ == 0)
-        first = {{"index", i},
-                 {"store_step", pts[i].step},
-                 {"store_value", pts[i].value},
-                 {"studio_step", rd.steps[i]},
-                 {"studio_value", rd.values[i]}};
-    }
-  mismatches += std::abs(static_cast<int>(pts.size()) - static_cast<int>(rd.steps.size()));
-  c["studio_points"] = static_cast<int>(rd.steps.size());
-  c["dashboard_points"] = drawn;
-  c["value_mismatches"] = mismatches;
-  if (!first.is_null()) c["first_mismatch"] = first;
-  c["ok"] = !pts.empty() && drawn == static_cast<int>(pts.size()) && mismatches == 0;
-  return c;
-}
-
-// The Loss chart (one series per run): its point nearest each stored step is that step's stored value.
-json check_loss_chart(const grpo::ipc::RunStore& store, const grpo::ui::ChartWidget& chart) {
-  const auto pts = store.metric_series(grpo::ipc::metric::kLoss);
-  int mismatches = 0;
-  for (const auto& p : pts) {
-    const auto cp = chart.nearest_point(static_cast<double>(p.step));
-    if (!cp || cp->x != static_cast<double>(p.step) || !same(cp->y, p.value)) ++mismatches;
-  }
-  const bool ok = !pts.empty() && mismatches == 0;
-  return json{{"metric", "loss (Loss chart's drawn points)"},
-              {"store_points", static_cast<int>(pts.size())},
-              {"value_mismatches", mismatches},
-              {"ok", ok}};
-}
-
-Agreement check_agreement(grpo::app::MainWindow& w, const QString& id, const QString& run_dir,
-                          const QStringList& metrics) {
-  Agreement a;
-  a.agree = !id.isEmpty();
-  const grpo::app::RunData* r = id.isEmpty() ? nullptr : w.run(id);
-  try {
-    auto store = grpo::ipc::RunStore::open_for_reading(QDir(run_dir).filePath("run.sqlite").toStdString());
-    a.store_last_step = static_cast<int>(store.last_step());
-    a.store_state = store.meta("state").value_or("");
-    for (const QString& m : metrics) {
-      const json c = check_metric(store, m, r, *w.dashboard(), id);
-      a.agree &= c["ok"].get<bool>();
-      a.checks.push_back(c);
-    }
-    if (auto* chart = w.dashboard()->chart("Loss"); chart && r) {
-      a.checks.push_back(check_loss_chart(store, *chart));
-      a.agree &= a.checks.back()["ok"].get<bool>();
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_soak: cannot read the store: %s\n", e.what());
-    a.agree = false;
-  }
-  return a;
-}
-
 // The table: a row per record.
 void print_table(const SoakOptions& o, const QVector<Interval>& rows) {
   std::printf(
@@ -584,20 +478,6 @@ json rss_growth(const char* who, const QVector<Interval>& rows, const Interval* 
           {"growth_mib", g},
           {"growth_mib_per_1000_steps", g * 1000.0 / dsteps},
           {"peak_mib", peak}};
-}
-
-void print_agreement(const Agreement& a) {
-  for (const auto& c : a.checks) {
-    std::printf(
-        "agreement %-34s store %5d points, studio %5s, dashboard %5s, mismatched values %d: %s\n",
-        c["metric"].get<std::string>().c_str(), c["store_points"].get<int>(),
-        c.contains("studio_points") ? std::to_string(c["studio_points"].get<int>()).c_str() : "-",
-        c.contains("dashboard_points") ? std::to_string(c["dashboard_points"].get<int>()).c_str() : "-",
-        c["value_mismatches"].get<int>(), c["ok"].get<bool>() ? "agree" : "DISAGREE");
-    if (c.contains("first_mismatch"))
-      std::printf("  first mismatch: %s\n", c["first_mismatch"].dump().c_str());
-  }
-  std::printf("agreement: %s\n", a.agree ? "PASS" : "FAIL");
 }
 
 // The table, the RSS growth (its entries into summary), the stalls, the trainer's end and the agreement.

@@ -11,6 +11,7 @@
 
 #include "ipc/names.h"
 #include "ipc/run_store.h"
+#include "tests/trainer/tiny_run.h"
 #include "trainer/checkpoint.h"
 #include "trainer/trainer.h"
 
@@ -20,38 +21,18 @@ namespace metric = grpo::ipc::metric;
 namespace {
 
 Config tiny_config() {
-  Config c;
-  c.model.init = "";  // random init, seeded
-  c.model.spec.d_model = 32;
-  c.model.spec.n_layers = 2;
-  c.model.spec.n_heads = 4;
-  c.model.spec.n_kv_heads = 2;
-  c.model.spec.mlp_hidden = 48;
-  c.model.spec.context = 64;
+  Config c = test::tiny_run_config();
   c.sampling.max_new_tokens = 30;
-  c.grpo.prompts_per_step = 4;
-  c.grpo.group_size = 4;
-  c.grpo.minibatches = 2;  // π_old is needed: the second minibatch trains after the first's update
-  c.grpo.beta = 0.05;
   c.rewards.accuracy = c.rewards.format = 0.0;  // a random init earns neither: reward the length instead,
   c.rewards.length = 1.0;                       // so that groups disagree and advantages are not all 0
   c.rewards.length_target = 12;
-  c.optim.lr = 3e-3;
-  c.sample_prompts = 2;
-  c.threads = 1;
   c.checkpoint_every = 0;
   c.eval_every = 0;
   c.max_steps = 2;
   return c;
 }
 
-RunOptions options(const QString& dir, const std::string& name) {
-  RunOptions o;
-  o.runs_dir = dir.toStdString();
-  o.name = name;
-  o.progress = false;
-  return o;
-}
+using test::run_options;
 
 }  // namespace
 
@@ -63,7 +44,7 @@ class TestGrpoStep : public QObject {
     for (const char* mode : {"sampler", "forward"}) {
       Config c = tiny_config();
       c.grpo.old_logp = mode;
-      Trainer t(c, options(dir.path(), mode));
+      Trainer t(c, run_options(dir.path(), mode));
       t.step();
       t.save_checkpoint();
     }
@@ -93,7 +74,7 @@ class TestGrpoStep : public QObject {
     Config c = tiny_config();
     c.sampling.min_new_tokens = c.sampling.max_new_tokens;
     c.max_steps = 2;
-    Trainer(c, options(dir.path(), "fixed")).train();
+    Trainer(c, run_options(dir.path(), "fixed")).train();
     auto s = ipc::RunStore::open_for_reading(dir.path().toStdString() + "/fixed/run.sqlite");
     for (int64_t step = 1; step <= 2; ++step) {
       const auto m = s.metrics_at(step);

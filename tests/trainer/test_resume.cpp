@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "ipc/run_store.h"
+#include "tests/trainer/tiny_run.h"
 #include "trainer/checkpoint.h"
 #include "trainer/trainer.h"
 
@@ -12,24 +13,9 @@ using namespace grpo;
 namespace {
 
 Config tiny_config() {
-  Config c;
-  c.model.init = "";  // random init, seeded
-  c.model.spec.d_model = 32;
-  c.model.spec.n_layers = 2;
-  c.model.spec.n_heads = 4;
-  c.model.spec.n_kv_heads = 2;
-  c.model.spec.mlp_hidden = 48;
-  c.model.spec.context = 64;
-  c.sampling.max_new_tokens = 40;
-  c.grpo.prompts_per_step = 4;
-  c.grpo.group_size = 4;
-  c.grpo.minibatches = 2;
-  c.grpo.beta = 0.05;  // exercises the reference model
-  c.optim.lr = 3e-3;
+  Config c = test::tiny_run_config();
   c.optim.warmup_steps = 1;
   c.optim.schedule = "cosine";
-  c.sample_prompts = 2;
-  c.threads = 1;
   c.checkpoint_every = 2;
   return c;
 }
@@ -38,14 +24,7 @@ bool is_timing(const std::string& name) {
   return name.rfind("time/", 0) == 0 || name.rfind("tokens_per_sec/", 0) == 0;
 }
 
-RunOptions options(const QString& dir, const std::string& name, bool resume = false) {
-  RunOptions o;
-  o.runs_dir = dir.toStdString();
-  o.name = name;
-  o.resume = resume;
-  o.progress = false;
-  return o;
-}
+using test::run_options;
 
 }  // namespace
 
@@ -56,15 +35,19 @@ class TestResume : public QObject {
     QTemporaryDir dir;
     Config four = tiny_config();
     four.max_steps = 4;
-    { Trainer(four, options(dir.path(), "straight")).train(); }
+    { Trainer(four, run_options(dir.path(), "straight")).train(); }
 
     {  // the same 4-step run, stopped after step 2 (as `stop` or Ctrl-C does: checkpoint, exit)
-      Trainer split(four, options(dir.path(), "split"));
+      Trainer split(four, run_options(dir.path(), "split"));
       split.step();
       split.step();
       split.save_checkpoint();
     }
-    { Trainer(load_run_config(dir.path().toStdString(), "split"), options(dir.path(), "split", /*resume=*/true)).train(); }
+    {
+      Trainer(load_run_config(dir.path().toStdString(), "split"),
+              run_options(dir.path(), "split", /*resume=*/true))
+          .train();
+    }
 
     const std::string a_dir = dir.path().toStdString() + "/straight", b_dir = dir.path().toStdString() + "/split";
     auto a = read_checkpoint(*latest_checkpoint(a_dir + "/checkpoints"));
@@ -97,7 +80,7 @@ class TestResume : public QObject {
     QTemporaryDir dir;
     Config c = tiny_config();
     c.max_steps = 1;
-    Trainer(c, options(dir.path(), "one")).train();
+    Trainer(c, run_options(dir.path(), "one")).train();
     auto store = ipc::RunStore::open_for_reading(dir.path().toStdString() + "/one/run.sqlite");
     const auto m = store.metrics_at(1);
     for (const char* name :

@@ -78,6 +78,19 @@ void kill9(QProcess& p) {
   p.waitForFinished(10000);  // reaped: no zombie left
 }
 
+// Waits (60 s) for the trainer of run_dir to write its endpoints.json.
+bool endpoints_written(const QString& run_dir) {
+  return QTest::qWaitFor([&] { return QFile::exists(QDir(run_dir).filePath("endpoints.json")); }, 60000);
+}
+
+// Shows `w`, opens run_dir in it and returns the run's controller when the studio attached (else nullptr).
+RunController* open_attached(MainWindow& w, const QString& run_dir) {
+  w.show();
+  if (!w.open_run(run_dir)) return nullptr;
+  RunController* c = w.controller(grpo::app::run_id_of_dir(run_dir));
+  return c && c->live() ? c : nullptr;
+}
+
 struct KillAtExit {  // a failed check must not leave a trainer behind
   QProcess* process = nullptr;
   ~KillAtExit() {
@@ -164,14 +177,11 @@ class TestStudioResume : public QObject {
     QProcess first;
     KillAtExit guard{&first};
     start_stalling(first, tiny(runs, "r", 9));
-    QVERIFY2(QTest::qWaitFor([&] { return QFile::exists(QDir(run_dir).filePath("endpoints.json")); }, 60000),
-             "the trainer wrote no endpoints.json");
+    QVERIFY2(endpoints_written(run_dir), "the trainer wrote no endpoints.json");
     MainWindow w(runs, GRPO_TRAIN_EXE);
-    w.show();
-    QVERIFY(w.open_run(run_dir));
-    const QString id = grpo::app::run_id_of_dir(run_dir);
-    RunController* c = w.controller(id);
-    QVERIFY2(c && c->live(), "the studio did not attach to the live trainer");
+    RunController* c = open_attached(w, run_dir);
+    QVERIFY2(c, "the studio did not attach to the live trainer");
+    const QString id = c->id();
     QVERIFY2(QTest::qWaitFor([&] { return w.run(id)->step == kStall && stalled(run_dir); }, 60000),
              "the trainer did not reach its stalled checkpoint");
     auto store = RunStore::open_for_reading(QDir(run_dir).filePath("run.sqlite").toStdString());
@@ -328,14 +338,11 @@ class TestStudioResume : public QObject {
     QProcess p;
     KillAtExit guard{&p};
     start_stalling(p, tiny(runs, "h", 9));
-    QVERIFY2(QTest::qWaitFor([&] { return QFile::exists(QDir(run_dir).filePath("endpoints.json")); }, 60000),
-             "the trainer wrote no endpoints.json");
+    QVERIFY2(endpoints_written(run_dir), "the trainer wrote no endpoints.json");
     MainWindow w(runs, GRPO_TRAIN_EXE);
-    w.show();
-    QVERIFY(w.open_run(run_dir));
-    const QString id = grpo::app::run_id_of_dir(run_dir);
-    RunController* c = w.controller(id);
-    QVERIFY2(c && c->live(), "the studio did not attach to the live trainer");
+    RunController* c = open_attached(w, run_dir);
+    QVERIFY2(c, "the studio did not attach to the live trainer");
+    const QString id = c->id();
     QVERIFY2(QTest::qWaitFor([&] { return c->hello_pid() == p.processId() && w.run(id)->step >= 1; }, 60000),
              "no hello, or no step, from the trainer");
     int silent_reports = 0;
@@ -373,11 +380,9 @@ class TestStudioResume : public QObject {
              "the trainer wrote no endpoints.json or no step");
     ::kill(static_cast<pid_t>(p.processId()), SIGSTOP);
     MainWindow w(runs, GRPO_TRAIN_EXE);
-    w.show();
-    QVERIFY(w.open_run(run_dir));  // alive (its pid is there): attached
-    const QString id = grpo::app::run_id_of_dir(run_dir);
-    RunController* c = w.controller(id);
-    QVERIFY2(c && c->live(), "the studio did not attach to the stopped trainer");
+    RunController* c = open_attached(w, run_dir);  // alive (its pid is there): attached
+    QVERIFY2(c, "the studio did not attach to the stopped trainer");
+    const QString id = c->id();
     bool silent = false;
     connect(c, &RunController::silent_changed, &w, [&](bool s, double) { silent = s; });
     QVERIFY2(
