@@ -101,25 +101,34 @@ def rope(x, cos, sin):  # half-split convention
 
 
 class Block(torch.nn.Module):
-    def __init__(self, d, heads, kv_heads, mlp, head_dim=0, qkv_bias=False, eps=1e-5, trainer_attention=False):
+    def __init__(self, d, heads, kv_heads, mlp, head_dim=0, qkv_bias=False, eps=1e-5, trainer_attention=False,
+                 fused=False):
         super().__init__()
         self.h, self.kvh, self.hd = heads, kv_heads, head_dim or d // heads
-        self.trainer_attention = trainer_attention
+        self.trainer_attention, self.fused = trainer_attention, fused
         self.attn_norm, self.mlp_norm = RMSNorm(d, eps), RMSNorm(d, eps)
-        self.wq = torch.nn.Linear(d, heads * self.hd, bias=qkv_bias)
-        self.wk = torch.nn.Linear(d, kv_heads * self.hd, bias=qkv_bias)
-        self.wv = torch.nn.Linear(d, kv_heads * self.hd, bias=qkv_bias)
+        if fused:  # --fused: q/k/v as one GEMM, gate/up as one GEMM (grpo-train stores them separately)
+            self.wqkv = torch.nn.Linear(d, (heads + 2 * kv_heads) * self.hd, bias=qkv_bias)
+            self.w13 = torch.nn.Linear(d, 2 * mlp, bias=False)
+        else:
+            self.wq = torch.nn.Linear(d, heads * self.hd, bias=qkv_bias)
+            self.wk = torch.nn.Linear(d, kv_heads * self.hd, bias=qkv_bias)
+            self.wv = torch.nn.Linear(d, kv_heads * self.hd, bias=qkv_bias)
+            self.w1 = torch.nn.Linear(d, mlp, bias=False)
+            self.w3 = torch.nn.Linear(d, mlp, bias=False)
         self.wo = torch.nn.Linear(heads * self.hd, d, bias=False)
-        self.w1 = torch.nn.Linear(d, mlp, bias=False)
         self.w2 = torch.nn.Linear(mlp, d, bias=False)
-        self.w3 = torch.nn.Linear(d, mlp, bias=False)
 
     def forward(self, x, cos, sin, mask, cache=None, start=0):
         B, T, _ = x.shape
         h = self.attn_norm(x)
-        q = self.wq(h).view(B, T, self.h, self.hd).transpose(1, 2)
-        k = self.wk(h).view(B, T, self.kvh, self.hd).transpose(1, 2)
-        v = self.wv(h).view(B, T, self.kvh, self.hd).transpose(1, 2)
+        if self.fused:
+            q, k, v = self.wqkv(h).split([self.h * self.hd, self.kvh * self.hd, self.kvh * self.hd], -1)
+        else:
+            q, k, v = self.wq(h), self.wk(h), self.wv(h)
+        q = q.reshape(B, T, self.h, self.hd).transpose(1, 2)
+        k = k.reshape(B, T, self.kvh, self.hd).transpose(1, 2)
+        v = v.reshape(B, T, self.kvh, self.hd).transpose(1, 2)
         q, k = rope(q, cos, sin), rope(k, cos, sin)
         if cache is not None:
             cache[0][:, :, start:start + T] = k
@@ -131,6 +140,9 @@ class Block(torch.nn.Module):
             y = self.attention(q, k, v, mask)
         x = x + self.wo(y.transpose(1, 2).reshape(B, T, -1))
         h = self.mlp_norm(x)
+        if self.fused:
+            g, u = self.w13(h).chunk(2, -1)
+            return x + self.w2(F.silu(g) * u)
         return x + self.w2(F.silu(self.w1(h)) * self.w3(h))
 
     def attention(self, q, k, v, mask):
@@ -157,10 +169,10 @@ class Block(torch.nn.Module):
 
 class Model(torch.nn.Module):
     def __init__(self, vocab, d, layers, heads, kv_heads, mlp, context, head_dim=0, qkv_bias=False, tie=True,
-                 rope_base=10000.0, eps=1e-5, as_trainer=False):
+                 rope_base=10000.0, eps=1e-5, as_trainer=False, fused=False):
         super().__init__()
         self.emb = torch.nn.Embedding(vocab, d)
-        self.blocks = torch.nn.ModuleList(Block(d, heads, kv_heads, mlp, head_dim, qkv_bias, eps, as_trainer)
+        self.blocks = torch.nn.ModuleList(Block(d, heads, kv_heads, mlp, head_dim, qkv_bias, eps, as_trainer, fused)
                                           for _ in range(layers))
         self.norm = RMSNorm(d, eps)
         self.lm_head = None if tie else torch.nn.Linear(d, vocab, bias=False)
@@ -563,6 +575,8 @@ def main():
     tr = ap.add_argument_group("the step as grpo-train does it (see the top of this file)")
     tr.add_argument("--as-trainer", action="store_true")
     tr.add_argument("--fair", action="store_true", help="as grpo-train does it now (implies --as-trainer)")
+    tr.add_argument("--fused", action="store_true",
+                    help="q/k/v and gate/up stored fused (one GEMM each; grpo-train keeps them separate)")
     tr.add_argument("--check", action="store_true", help="check --fair's sampler on a tiny model and exit")
     tr.add_argument("--eos", type=lambda v: [int(x) for x in v.split(",")], default=[EOS],
                     help="end-of-sequence ids, comma-separated (default %d)" % EOS)
@@ -583,7 +597,7 @@ def main():
     rng = random.Random(0)
     vocab = a.vocab or len(ALPHABET) + 1
     shape_kw = dict(head_dim=a.head_dim, qkv_bias=a.qkv_bias, tie=a.tie, rope_base=a.rope_base, eps=a.norm_eps,
-                    as_trainer=a.as_trainer)
+                    as_trainer=a.as_trainer, fused=a.fused)
     model = Model(vocab, a.d_model, a.layers, a.heads, a.kv_heads or a.heads, a.mlp, a.context, **shape_kw)
     ref = None
     if not a.as_trainer or a.beta > 0:  # grpo-train holds no reference policy when beta is 0
@@ -622,7 +636,7 @@ def main():
     # Medians over the steps after the first: the whole step; the rollout with its rewards; the old and
     # reference no-grad passes; the update; one decode step (the rollout less its rewards, per sampling
     # step, prefill included); one minibatch of the update.
-    out.update({"mode": "fair" if a.fair else "as_trainer" if a.as_trainer else "untuned",
+    out.update({"mode": "fair" if a.fair else "as_trainer" if a.as_trainer else "untuned", "fused": a.fused,
                 "min_new_tokens": a.min_new,
                 "step_s_median": median(lambda t: t["step_s"]), "gen_s_median": median(lambda t: t["gen_s"]),
                 "score_s_median": median(lambda t: t["score_s"]), "train_s_median": median(lambda t: t["train_s"]),

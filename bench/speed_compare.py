@@ -13,6 +13,7 @@ and BLAS variables --fair sets for itself (so --fair gets exactly grpo-train's, 
 
     /usr/bin/python3 bench/speed_compare.py                     # 3 rounds x 3 sizes x 3 runs of 4 steps
     /usr/bin/python3 bench/speed_compare.py --rounds 1 --steps 2 --sizes 64 --max-new 16   # a smoke run
+    /usr/bin/python3 bench/speed_compare.py --impls fair fused  # what storing q/k/v, gate/up fused is worth
 
 --out DIR (default bench-results/speed-compare) gets each run's raw figures (cpp-d64-r1.json: the command
 and every metric of every step; fair-d64-r1.json, untuned-d64-r1.json: the command and grpo_python.py's
@@ -35,7 +36,9 @@ PY = "/usr/bin/python3"  # Debian's interpreter, with python3-torch (as bench/ru
 SIZES = {64: (64, 3, 4, 176), 128: (128, 4, 4, 352), 192: (192, 4, 6, 528)}  # d_model: (d, layers, heads, mlp)
 # grpo_python.py's TUNED_ENV: what --fair sets for itself.
 TUNED_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "OPENBLAS_NUM_THREADS")
-IMPLS = (("cpp", "C++ grpo-train"), ("fair", "Python --fair"), ("untuned", "Python untuned"))
+IMPLS = (("cpp", "C++ grpo-train"), ("fair", "Python --fair"), ("fused", "Python --fair --fused"),
+         ("untuned", "Python untuned"))
+PY_FLAGS = {"fair": ["--fair"], "fused": ["--fair", "--fused"], "untuned": []}
 FIGURES = (("grpo_s", "GRPO step s", "{:.3f}"), ("rollout_s", "rollout s", "{:.3f}"), ("score_s", "scoring s", "{:.3f}"),
            ("update_s", "update s", "{:.3f}"), ("decode_step_ms", "decode step ms", "{:.2f}"),
            ("minibatch_ms", "minibatch ms", "{:.1f}"))
@@ -80,9 +83,9 @@ def run_cpp(a, out, env, d, layers, heads, mlp, r):
 
 
 def run_python(a, out, env, impl, d, layers, heads, mlp, r):
-    """One grpo_python.py run (--fair or untuned); its medians over the steps after the first."""
+    """One grpo_python.py run (--fair, --fair --fused or untuned); its medians over the steps after the first."""
     name = f"{impl}-d{d}-r{r}"
-    cmd = [PY, PORT] + (["--fair"] if impl == "fair" else [])
+    cmd = [PY, PORT] + PY_FLAGS[impl]
     cmd += ["--d-model", d, "--layers", layers, "--heads", heads, "--mlp", mlp, "--steps", a.steps, "--threads", 1,
             "--max-new", a.max_new, "--min-new-tokens", a.max_new]
     py = json.loads(run(cmd, out / f"{name}.log", env).strip().splitlines()[-1])
@@ -104,8 +107,11 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", choices=sorted(SIZES), default=sorted(SIZES), metavar="D_MODEL",
                     help="a subset of %s" % sorted(SIZES))
     ap.add_argument("--max-new", type=int, default=109, help="every completion's length")
+    ap.add_argument("--impls", nargs="+", choices=[i for i, _ in IMPLS if i != "cpp"], default=["fair", "untuned"],
+                    help="the Python rows besides C++ (fused: --fair with q/k/v and gate/up as one GEMM each)")
     ap.add_argument("--out", type=pathlib.Path, default=ROOT / "bench-results" / "speed-compare")
     a = ap.parse_args()
+    impls = [(i, label) for i, label in IMPLS if i == "cpp" or i in a.impls]
     if a.steps < 2:
         ap.error("--steps must be at least 2: the first step is not measured")
     if not TRAINER.exists():
@@ -114,11 +120,11 @@ def main():
     env = {k: v for k, v in os.environ.items() if k not in TUNED_ENV}
     env["OMP_NUM_THREADS"] = "1"
 
-    rounds = {d: {impl: [] for impl, _ in IMPLS} for d in a.sizes}  # d -> impl -> each round's figures
+    rounds = {d: {impl: [] for impl, _ in impls} for d in a.sizes}  # d -> impl -> each round's figures
     for r in range(1, a.rounds + 1):
         for d in a.sizes:
             _, layers, heads, mlp = SIZES[d]
-            for impl, label in IMPLS:
+            for impl, label in impls:
                 print(f"round {r}/{a.rounds}, d_model {d}: {label}", file=sys.stderr)
                 if impl == "cpp":
                     fig = run_cpp(a, a.out, env, d, layers, heads, mlp, r)
@@ -135,10 +141,10 @@ def main():
         per = rounds[d]
         summary["sizes"][d] = size = {}
         print(f"\n### d_model {d}, {layers} layers, {heads} heads, MLP {mlp} "
-              f"({per['fair'][0]['parameters'] / 1e6:.2f}M parameters)\n")
+              f"({per[impls[1][0]][0]['parameters'] / 1e6:.2f}M parameters)\n")
         print("| impl | " + " | ".join(title for _, title, _ in FIGURES) + " | ratio |")
         print("|---" * (len(FIGURES) + 2) + "|")
-        for impl, label in IMPLS:
+        for impl, label in impls:
             ratio = [row["grpo_s"] / cpp["grpo_s"] for row, cpp in zip(per[impl], per["cpp"])]
             size[impl] = {k: {"median": statistics.median(f[k] for f in per[impl]), "rounds": [f[k] for f in per[impl]]}
                           for k, _, _ in FIGURES}
