@@ -112,29 +112,38 @@ struct ProcessResult {
 // (a runaway loop) is killed rather than left to hang the trainer.
 constexpr std::chrono::seconds kRenderTimeout{300};
 
-// Runs argv with `input` on its stdin, collecting stdout and stderr. poll() interleaves the three streams so
-// large payloads cannot deadlock; stdin is a socket written with MSG_NOSIGNAL so a child that exits early
-// gives EPIPE, not SIGPIPE. A failed spawn sets `spawn_errno` (and returns an empty result); a failed
-// socketpair/pipe throws ChatTemplateError.
-ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input, int& spawn_errno) {
-  spawn_errno = 0;
+// The three streams between the trainer and a child: the child's ends are closed once it is spawned.
+struct ChildStreams {
+  Fd in_parent, in_child, out_parent, out_child, err_parent, err_child;
+};
+
+// stdin is a socket (so writes can use MSG_NOSIGNAL), stdout and stderr are pipes. Throws
+// ChatTemplateError when the system refuses one (what was opened is closed by c's owner).
+void open_streams(ChildStreams& c) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     throw ChatTemplateError(std::string("socketpair failed: ") + std::strerror(errno));
-  Fd in_parent(sv[0]), in_child(sv[1]);
+  c.in_parent.fd = sv[0];
+  c.in_child.fd = sv[1];
   int po[2], pe[2];
   if (::pipe2(po, O_CLOEXEC) != 0) throw ChatTemplateError(std::string("pipe failed: ") + std::strerror(errno));
-  Fd out_parent(po[0]), out_child(po[1]);
+  c.out_parent.fd = po[0];
+  c.out_child.fd = po[1];
   if (::pipe2(pe, O_CLOEXEC) != 0) throw ChatTemplateError(std::string("pipe failed: ") + std::strerror(errno));
-  Fd err_parent(pe[0]), err_child(pe[1]);
+  c.err_parent.fd = pe[0];
+  c.err_child.fd = pe[1];
   // The child reads a plain stream; half-close the child's write side so it is unidirectional.
-  ::shutdown(in_child.fd, SHUT_WR);
+  ::shutdown(c.in_child.fd, SHUT_WR);
+}
 
+// Spawns argv on the child's ends of `c` (closed afterwards, whatever happened). Returns the pid, or -1
+// with `spawn_errno` set.
+pid_t spawn(const std::vector<std::string>& argv, ChildStreams& c, int& spawn_errno) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in_child.fd, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_child.fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, err_child.fd, 2);
+  posix_spawn_file_actions_adddup2(&fa, c.in_child.fd, 0);
+  posix_spawn_file_actions_adddup2(&fa, c.out_child.fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, c.err_child.fd, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, dflt;
@@ -155,23 +164,59 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   const int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  in_child.reset();
-  out_child.reset();
-  err_child.reset();
-  ProcessResult r;
-  if (rc != 0) {
-    spawn_errno = rc;
-    return r;
-  }
+  c.in_child.reset();
+  c.out_child.reset();
+  c.err_child.reset();
+  spawn_errno = rc;
+  return rc == 0 ? pid : -1;
+}
 
-  set_cloexec_nonblock(in_parent.fd);
-  set_cloexec_nonblock(out_parent.fd);
-  set_cloexec_nonblock(err_parent.fd);
-  size_t written = 0;
-  if (input.empty()) in_parent.reset();
+// Writes what the child's stdin takes now; closes it when all is written or the child stopped reading
+// (EPIPE: its reply says why).
+void send_input(Fd& in, const std::string& input, size_t& written) {
+  for (;;) {
+    const ssize_t w = ::send(in.fd, input.data() + written, input.size() - written, MSG_NOSIGNAL);
+    if (w > 0) {
+      written += static_cast<size_t>(w);
+      if (written == input.size()) {
+        in.reset();  // EOF for the child
+        return;
+      }
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    in.reset();
+    return;
+  }
+}
+
+// Reads what a stream holds now into `sink`; closes it at EOF or an error.
+void drain(Fd& fd, std::string& sink) {
   char buf[65536];
+  for (;;) {
+    const ssize_t got = ::read(fd.fd, buf, sizeof buf);
+    if (got > 0) {
+      sink.append(buf, static_cast<size_t>(got));
+      continue;
+    }
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    fd.reset();
+    return;
+  }
+}
+
+// Feeds `input` and collects stdout and stderr until both close, interleaved by poll() so that large
+// payloads cannot deadlock; kills the child at kRenderTimeout.
+void exchange(pid_t pid, ChildStreams& c, const std::string& input, ProcessResult& r) {
+  set_cloexec_nonblock(c.in_parent.fd);
+  set_cloexec_nonblock(c.out_parent.fd);
+  set_cloexec_nonblock(c.err_parent.fd);
+  size_t written = 0;
+  if (input.empty()) c.in_parent.reset();
   const auto deadline = std::chrono::steady_clock::now() + kRenderTimeout;
-  while (out_parent.fd >= 0 || err_parent.fd >= 0) {
+  while (c.out_parent.fd >= 0 || c.err_parent.fd >= 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::kill(pid, SIGKILL);
@@ -180,62 +225,48 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
     }
     pollfd fds[3];
     int n = 0, i_in = -1, i_out = -1, i_err = -1;
-    if (in_parent.fd >= 0) fds[i_in = n++] = {in_parent.fd, POLLOUT, 0};
-    if (out_parent.fd >= 0) fds[i_out = n++] = {out_parent.fd, POLLIN, 0};
-    if (err_parent.fd >= 0) fds[i_err = n++] = {err_parent.fd, POLLIN, 0};
+    if (c.in_parent.fd >= 0) fds[i_in = n++] = {c.in_parent.fd, POLLOUT, 0};
+    if (c.out_parent.fd >= 0) fds[i_out = n++] = {c.out_parent.fd, POLLIN, 0};
+    if (c.err_parent.fd >= 0) fds[i_err = n++] = {c.err_parent.fd, POLLIN, 0};
     if (::poll(fds, n, static_cast<int>(std::min<int64_t>(left.count(), 1000))) < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (i_in >= 0 && fds[i_in].revents) {
-      for (;;) {
-        const ssize_t w = ::send(in_parent.fd, input.data() + written, input.size() - written, MSG_NOSIGNAL);
-        if (w > 0) {
-          written += static_cast<size_t>(w);
-          if (written == input.size()) {
-            in_parent.reset();  // EOF for the child
-            break;
-          }
-          continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        in_parent.reset();  // EPIPE etc.: the child stopped reading; its reply says why
-        break;
-      }
-    }
-    auto drain = [&](int idx, Fd& fd, std::string& sink) {
-      if (idx < 0 || !fds[idx].revents) return;
-      for (;;) {
-        const ssize_t got = ::read(fd.fd, buf, sizeof buf);
-        if (got > 0) {
-          sink.append(buf, static_cast<size_t>(got));
-          continue;
-        }
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-        fd.reset();  // EOF or error
-        return;
-      }
-    };
-    drain(i_out, out_parent, r.out);
-    drain(i_err, err_parent, r.err);
+    if (i_in >= 0 && fds[i_in].revents) send_input(c.in_parent, input, written);
+    if (i_out >= 0 && fds[i_out].revents) drain(c.out_parent, r.out);
+    if (i_err >= 0 && fds[i_err].revents) drain(c.err_parent, r.err);
   }
-  in_parent.reset();
+  c.in_parent.reset();
+}
+
+// Waits for the child and records how it ended.
+void reap(pid_t pid, ProcessResult& r) {
   int status = 0;
   pid_t w;
   do {
     w = ::waitpid(pid, &status, 0);
   } while (w < 0 && errno == EINTR);
-  if (w == pid) {
-    if (WIFEXITED(status)) {
-      r.exited = true;
-      r.code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-      r.signalled = true;
-      r.code = WTERMSIG(status);
-    }
+  if (w != pid) return;
+  if (WIFEXITED(status)) {
+    r.exited = true;
+    r.code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    r.signalled = true;
+    r.code = WTERMSIG(status);
   }
+}
+
+// Runs argv with `input` on its stdin, collecting stdout and stderr; stdin is a socket written with
+// MSG_NOSIGNAL so a child that exits early gives EPIPE, not SIGPIPE. A failed spawn sets `spawn_errno`
+// (and returns an empty result); a failed socketpair/pipe throws ChatTemplateError.
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input, int& spawn_errno) {
+  ChildStreams streams;
+  open_streams(streams);
+  ProcessResult r;
+  const pid_t pid = spawn(argv, streams, spawn_errno);
+  if (pid < 0) return r;
+  exchange(pid, streams, input, r);
+  reap(pid, r);
   return r;
 }
 

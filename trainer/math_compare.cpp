@@ -132,129 +132,149 @@ bool is_spacing(std::string_view name) {
 // The LaTeX pass: one scan with a precomputed brace table. Wrapper commands lose their name and braces,
 // spacing and sizing commands go, \dfrac / \tfrac / \cfrac become \frac, and the arguments of \frac and
 // \sqrt get braces (\frac12 → \frac{1}{2}). $ delimiters and \$ go; \% becomes %; {,} becomes ",".
-std::string latex_pass(std::string_view s) {
-  const std::vector<size_t> match = match_braces(s);
-  std::vector<bool> drop_close(s.size(), false);
-  std::unordered_map<size_t, size_t> wrap;  // single-token argument at pos → its length, to be braced
+class LatexPass {
+ public:
+  explicit LatexPass(std::string_view s) : s_(s), match_(match_braces(s)), drop_close_(s.size(), false) {
+    out_.reserve(s.size());
+  }
+
+  std::string run() {
+    for (size_t i = 0; i < s_.size();) {
+      if (auto it = wrap_.find(i); it != wrap_.end()) {
+        out_ += '{';
+        out_.append(s_.substr(i, it->second));
+        out_ += '}';
+        i += it->second;
+      } else if (s_[i] == '\\' && i + 1 < s_.size() && is_alpha(s_[i + 1])) {
+        i = command(i);
+      } else if (s_[i] == '\\' && i + 1 < s_.size()) {
+        i = escape(i);
+      } else {
+        i = character(i);
+      }
+    }
+    return std::move(out_);
+  }
+
+ private:
+  // \name at s[i]: returns where the scan goes on.
+  size_t command(size_t i) {
+    size_t j = i + 1;
+    while (j < s_.size() && is_alpha(s_[j])) ++j;
+    const std::string_view name = s_.substr(i + 1, j - i - 1);
+    if (is_wrapper(name)) {
+      const size_t k = skip_spaces(j);
+      if (k < s_.size() && s_[k] == '{' && match_[k] != kNpos) {
+        drop_close_[match_[k]] = true;
+        return k + 1;
+      }
+      return j;  // "\boxed 5": the command goes, its argument stays
+    }
+    if (is_sizing(name)) {
+      const size_t k = skip_spaces(j);
+      return k < s_.size() && s_[k] == '.' ? k + 1 : k;
+    }
+    if (is_dropped(name)) return j;
+    if (is_spacing(name)) {
+      out_ += ' ';
+      return j;
+    }
+    if (name == "hspace" || name == "vspace")
+      return j < s_.size() && s_[j] == '{' && match_[j] != kNpos ? match_[j] + 1 : j;
+    if (name == "frac" || name == "dfrac" || name == "tfrac" || name == "cfrac") {
+      out_ += "\\frac";
+      brace_arguments(j, 2);
+      return j;
+    }
+    if (name == "sqrt") {
+      out_ += "\\sqrt";
+      size_t k = skip_spaces(j);
+      if (k < s_.size() && s_[k] == '[') {  // \sqrt[3]{x}: the index (a few bytes) is copied as is
+        const size_t close = s_.substr(0, std::min(s_.size(), k + kMaxSqrtIndex)).find(']', k);
+        if (close != kNpos) k = close + 1;
+      }
+      brace_arguments(k, 1);
+      return j;
+    }
+    out_.append(s_.substr(i, j - i));
+    return j;
+  }
+
+  // A backslash before a non-letter at s[i].
+  size_t escape(size_t i) {
+    const char d = s_[i + 1];
+    if (d == ',' || d == ';' || d == ':' || d == '>' || d == ' ' || d == '\\') {
+      out_ += ' ';
+    } else if (d == '%') {
+      out_ += '%';
+    } else if (d == '!' || d == '$' || d == '(' || d == ')' || d == '[' || d == ']') {
+      // negative space, an escaped dollar, math delimiters: nothing
+    } else {
+      out_ += '\\';
+      out_ += d;  // \{ \} \# \& \_ …
+    }
+    return i + 2;
+  }
+
+  // Any other character at s[i].
+  size_t character(size_t i) {
+    const char c = s_[i];
+    if (c == '$' || c == '`' || (c == '}' && drop_close_[i])) return i + 1;  // delimiters, a wrapper's "}"
+    if (c == '~') {
+      out_ += ' ';
+      return i + 1;
+    }
+    if (c == '*' && i + 1 < s_.size() && s_[i + 1] == '*') return i + 2;  // Markdown bold
+    if (c == '{' && (starts_with(s_, i, "{,}") || starts_with(s_, i, "{.}"))) {
+      out_ += s_[i + 1];
+      return i + 3;
+    }
+    if (c == '^' && (command_at(s_, i + 1, "circ") || command_at(s_, i + 1, "degree")))
+      return i + (s_[i + 2] == 'c' ? 6 : 8);
+    if (c == '^' && (starts_with(s_, i, "^{\\circ}") || starts_with(s_, i, "^{\\degree}")))
+      return i + (s_[i + 3] == 'c' ? 8 : 10);
+    out_ += c;
+    return i + 1;
+  }
 
   // Marks the next `count` arguments from s[j] for bracing when they are single tokens.
-  auto brace_arguments = [&](size_t j, int count) {
-    for (int a = 0; a < count && j < s.size(); ++a) {
-      while (j < s.size() && s[j] == ' ') ++j;
-      if (j >= s.size()) return;
-      if (s[j] == '{') {
-        if (match[j] == kNpos) return;
-        j = match[j] + 1;
+  void brace_arguments(size_t j, int count) {
+    for (int a = 0; a < count && j < s_.size(); ++a) {
+      j = skip_spaces(j);
+      if (j >= s_.size()) return;
+      if (s_[j] == '{') {
+        if (match_[j] == kNpos) return;
+        j = match_[j] + 1;
         continue;
       }
       size_t len = 0;
-      if (s[j] == '\\' && j + 1 < s.size() && is_alpha(s[j + 1])) {
+      if (s_[j] == '\\' && j + 1 < s_.size() && is_alpha(s_[j + 1])) {
         len = 1;
-        while (j + len < s.size() && is_alpha(s[j + len])) ++len;
-      } else if (is_digit(s[j]) || is_alpha(s[j])) {
+        while (j + len < s_.size() && is_alpha(s_[j + len])) ++len;
+      } else if (is_digit(s_[j]) || is_alpha(s_[j])) {
         len = 1;
       } else {
         return;  // "}", "$", an operator: not an argument we understand
       }
-      wrap[j] = len;
+      wrap_[j] = len;
       j += len;
     }
-  };
-
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    if (!wrap.empty()) {
-      auto it = wrap.find(i);
-      if (it != wrap.end()) {
-        out += '{';
-        out.append(s.substr(i, it->second));
-        out += '}';
-        i += it->second;
-        continue;
-      }
-    }
-    const char c = s[i];
-    if (c == '\\' && i + 1 < s.size() && is_alpha(s[i + 1])) {
-      size_t j = i + 1;
-      while (j < s.size() && is_alpha(s[j])) ++j;
-      const std::string_view name = s.substr(i + 1, j - i - 1);
-      if (is_wrapper(name)) {
-        size_t k = j;
-        while (k < s.size() && s[k] == ' ') ++k;
-        if (k < s.size() && s[k] == '{' && match[k] != kNpos) {
-          drop_close[match[k]] = true;
-          i = k + 1;
-        } else {
-          i = j;  // "\boxed 5": the command goes, its argument stays
-        }
-      } else if (is_sizing(name)) {
-        i = j;
-        while (i < s.size() && s[i] == ' ') ++i;
-        if (i < s.size() && s[i] == '.') ++i;
-      } else if (is_dropped(name)) {
-        i = j;
-      } else if (is_spacing(name)) {
-        out += ' ';
-        i = j;
-      } else if (name == "hspace" || name == "vspace") {
-        i = j;
-        if (i < s.size() && s[i] == '{' && match[i] != kNpos) i = match[i] + 1;
-      } else if (name == "frac" || name == "dfrac" || name == "tfrac" || name == "cfrac") {
-        out += "\\frac";
-        brace_arguments(j, 2);
-        i = j;
-      } else if (name == "sqrt") {
-        out += "\\sqrt";
-        size_t k = j;
-        while (k < s.size() && s[k] == ' ') ++k;
-        if (k < s.size() && s[k] == '[') {  // \sqrt[3]{x}: the index (a few bytes) is copied as is
-          const size_t close = s.substr(0, std::min(s.size(), k + kMaxSqrtIndex)).find(']', k);
-          if (close != kNpos) k = close + 1;
-        }
-        brace_arguments(k, 1);
-        i = j;
-      } else {
-        out.append(s.substr(i, j - i));
-        i = j;
-      }
-      continue;
-    }
-    if (c == '\\' && i + 1 < s.size()) {
-      const char d = s[i + 1];
-      if (d == ',' || d == ';' || d == ':' || d == '>' || d == ' ' || d == '\\') {
-        out += ' ';
-      } else if (d == '%') {
-        out += '%';
-      } else if (d == '!' || d == '$' || d == '(' || d == ')' || d == '[' || d == ']') {
-        // negative space, an escaped dollar, math delimiters: nothing
-      } else {
-        out += c;
-        out += d;  // \{ \} \# \& \_ …
-      }
-      i += 2;
-      continue;
-    }
-    if (c == '$' || c == '`' || (c == '}' && drop_close[i])) {
-      ++i;  // math delimiters, Markdown code, a dropped wrapper's closing brace
-    } else if (c == '~') {
-      out += ' ';
-      ++i;
-    } else if (c == '*' && i + 1 < s.size() && s[i + 1] == '*') {
-      i += 2;  // Markdown bold
-    } else if (c == '{' && (starts_with(s, i, "{,}") || starts_with(s, i, "{.}"))) {
-      out += s[i + 1];
-      i += 3;
-    } else if (c == '^' && (command_at(s, i + 1, "circ") || command_at(s, i + 1, "degree"))) {
-      i += s[i + 2] == 'c' ? 6 : 8;
-    } else if (c == '^' && (starts_with(s, i, "^{\\circ}") || starts_with(s, i, "^{\\degree}"))) {
-      i += s[i + 3] == 'c' ? 8 : 10;
-    } else {
-      out += c;
-      ++i;
-    }
   }
-  return out;
+
+  size_t skip_spaces(size_t j) const {
+    while (j < s_.size() && s_[j] == ' ') ++j;
+    return j;
+  }
+
+  std::string_view s_;
+  std::vector<size_t> match_;                // the matching brace of each brace (kNpos: unmatched)
+  std::vector<bool> drop_close_;             // closing braces of dropped wrappers
+  std::unordered_map<size_t, size_t> wrap_;  // single-token argument at pos → its length, to be braced
+  std::string out_;
+};
+
+std::string latex_pass(std::string_view s) {
+  return LatexPass(s).run();
 }
 
 // Whitespace runs → one space, trimmed.

@@ -26,16 +26,67 @@ QStringList LaunchSpec::arguments() const {
   return a;
 }
 
+namespace {
+
+QSpinBox* spin_box(const char* key, int lo, int hi, int value) {
+  auto* box = new QSpinBox;
+  box->setObjectName(key);
+  box->setRange(lo, hi);
+  box->setValue(value);
+  return box;
+}
+
+QDoubleSpinBox* double_box(const char* key, int decimals, double lo, double hi, double step, double value) {
+  auto* box = new QDoubleSpinBox;
+  box->setObjectName(key);
+  box->setDecimals(decimals);
+  box->setRange(lo, hi);
+  box->setSingleStep(step);
+  box->setValue(value);
+  return box;
+}
+
+QHBoxLayout* with_button(QWidget* field, QPushButton* button) {
+  auto* row = new QHBoxLayout;
+  row->addWidget(field, 1);
+  row->addWidget(button);
+  return row;
+}
+
+}  // namespace
+
 LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, QWidget* parent) : QDialog(parent) {
   setWindowTitle(tr("Start a run"));
+  auto* form = new QFormLayout;
+  add_source_rows(form, presets, runs_dir);
+  add_setting_rows(form);
+  error_ = new QLabel;
+  error_->setObjectName("error");
+  error_->setStyleSheet("QLabel { color: #8a1c12; }");
+  error_->setWordWrap(true);
+  error_->hide();
+  form->addRow(error_);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  buttons->button(QDialogButtonBox::Ok)->setText(tr("Start"));
+  form->addRow(buttons);
+  setLayout(form);
+  connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+}
+
+void LaunchDialog::add_source_rows(QFormLayout* form, const QStringList& presets, const QString& runs_dir) {
   preset_ = new QComboBox;
   preset_->setObjectName("config");
   preset_->addItem(tr("Built-in demo (embedded defaults)"), QString());
   for (const auto& p : presets) preset_->addItem(QFileInfo(p).fileName(), p);
   auto* browse = new QPushButton(tr("File…"));
-  auto* preset_row = new QHBoxLayout;
-  preset_row->addWidget(preset_, 1);
-  preset_row->addWidget(browse);
+  connect(browse, &QPushButton::clicked, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Config"), {}, tr("Configs (*.json)"));
+    if (!f.isEmpty()) {
+      preset_->addItem(QFileInfo(f).fileName(), f);
+      preset_->setCurrentIndex(preset_->count() - 1);
+    }
+  });
 
   name_ = new QLineEdit("demo-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
   name_->setObjectName("name");
@@ -46,9 +97,13 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   model_path_->setPlaceholderText(tr("a Hugging Face folder: config.json, safetensors, tokenizer.json"));
   model_path_->setToolTip(tr("Llama 3, Qwen2 / Qwen2.5 or Qwen3 (docs/models.md); it replaces model.init"));
   auto* browse_model = new QPushButton(tr("Folder…"));
-  auto* model_row = new QHBoxLayout;
-  model_row->addWidget(model_path_, 1);
-  model_row->addWidget(browse_model);
+  connect(browse_model, &QPushButton::clicked, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder"));
+    if (!dir.isEmpty()) model_path_->setText(dir);
+  });
+  init_ = new QLineEdit;
+  init_->setObjectName("model.init");
+  init_->setPlaceholderText(tr("the config's (builtin:demo-base for the demo)"));
   // A dataset row: a path field and a JSONL file picker.
   auto data_row = [this](QLineEdit*& edit, const QString& object_name, const QString& caption) {
     edit = new QLineEdit;
@@ -56,77 +111,42 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
     edit->setPlaceholderText(tr("the config's (the built-in task when none)"));
     edit->setToolTip(tr("JSONL rows in TRL's or veRL's shape, optionally .gz (docs/datasets.md)"));
     auto* pick = new QPushButton(tr("File…"));
-    auto* row = new QHBoxLayout;
-    row->addWidget(edit, 1);
-    row->addWidget(pick);
     QLineEdit* target = edit;
     connect(pick, &QPushButton::clicked, this, [this, target, caption] {
       const QString f = QFileDialog::getOpenFileName(this, caption, {}, tr("JSON Lines (*.jsonl *.jsonl.gz *.json)"));
       if (!f.isEmpty()) target->setText(f);
     });
-    return row;
+    return with_button(edit, pick);
   };
-  auto* train_row = data_row(data_train_, "data_train", tr("Training prompts"));
-  auto* eval_row = data_row(data_eval_, "data_eval", tr("Evaluation prompts"));
-  init_ = new QLineEdit;
-  init_->setObjectName("model.init");
-  init_->setPlaceholderText(tr("the config's (builtin:demo-base for the demo)"));
-  steps_ = new QSpinBox;
-  steps_->setObjectName("max_steps");
-  steps_->setRange(1, 1000000);
-  steps_->setValue(100);
-  group_ = new QSpinBox;
-  group_->setObjectName("grpo.group_size");
-  group_->setRange(2, 4096);
-  group_->setValue(8);
-  prompts_ = new QSpinBox;
-  prompts_->setObjectName("grpo.prompts_per_step");
-  prompts_->setRange(1, 100000);
-  prompts_->setValue(16);
-  lr_ = new QDoubleSpinBox;
-  lr_->setObjectName("optim.lr");
-  lr_->setDecimals(6);
-  lr_->setRange(1e-6, 1.0);
-  lr_->setSingleStep(1e-5);
-  lr_->setValue(5e-5);
-  beta_ = new QDoubleSpinBox;
-  beta_->setObjectName("grpo.beta");
-  beta_->setDecimals(4);
-  beta_->setRange(0, 100);
-  beta_->setSingleStep(0.01);
-  beta_->setValue(0.02);
-  processes_ = new QSpinBox;
-  processes_->setObjectName("nproc");
-  processes_->setRange(1, 256);
-  processes_->setValue(1);
-  processes_->setToolTip(tr("Data-parallel ranks on this machine (Gloo). Prompts per step must be a multiple of "
-                            "the ranks times the minibatches; give each rank its own cores."));
-  temperature_ = new QDoubleSpinBox;
-  temperature_->setObjectName("sampling.temperature");
-  temperature_->setRange(0.01, 10);
-  temperature_->setSingleStep(0.1);
-  temperature_->setValue(1.0);
 
+  form->addRow(tr("Config"), with_button(preset_, browse));
+  form->addRow(tr("Run name"), name_);
+  form->addRow(tr("Runs folder"), runs_dir_);
+  form->addRow(tr("Model folder (model.path)"), with_button(model_path_, browse_model));
+  form->addRow(tr("Start from (model.init)"), init_);
+  form->addRow(tr("Training data (data.train)"), data_row(data_train_, "data_train", tr("Training prompts")));
+  form->addRow(tr("Evaluation data (data.eval)"),
+               data_row(data_eval_, "data_eval", tr("Evaluation prompts")));
+}
+
+void LaunchDialog::add_setting_rows(QFormLayout* form) {
+  steps_ = spin_box("max_steps", 1, 1000000, 100);
+  group_ = spin_box("grpo.group_size", 2, 4096, 8);
+  prompts_ = spin_box("grpo.prompts_per_step", 1, 100000, 16);
+  lr_ = double_box("optim.lr", 6, 1e-6, 1.0, 1e-5, 5e-5);
+  beta_ = double_box("grpo.beta", 4, 0, 100, 0.01, 0.02);
+  temperature_ = double_box("sampling.temperature", 2, 0.01, 10, 0.1, 1.0);
+  processes_ = spin_box("nproc", 1, 256, 1);
+  processes_->setToolTip(
+      tr("Data-parallel ranks on this machine (Gloo). Prompts per step must be a multiple of "
+         "the ranks times the minibatches; give each rank its own cores."));
   extra_ = new QLineEdit;
   extra_->setObjectName("extra_settings");
   extra_->setPlaceholderText(tr("key=value … (any config key, e.g. eval_every=0 sampling.top_p=0.9)"));
   extra_->setToolTip(
       tr("Passed as --set key=value after the fields above (they win); grpo-train config "
          "prints every key (docs/config.md)"));
-  error_ = new QLabel;
-  error_->setObjectName("error");
-  error_->setStyleSheet("QLabel { color: #8a1c12; }");
-  error_->setWordWrap(true);
-  error_->hide();
 
-  auto* form = new QFormLayout;
-  form->addRow(tr("Config"), preset_row);
-  form->addRow(tr("Run name"), name_);
-  form->addRow(tr("Runs folder"), runs_dir_);
-  form->addRow(tr("Model folder (model.path)"), model_row);
-  form->addRow(tr("Start from (model.init)"), init_);
-  form->addRow(tr("Training data (data.train)"), train_row);
-  form->addRow(tr("Evaluation data (data.eval)"), eval_row);
   form->addRow(tr("Steps (max_steps)"), steps_);
   form->addRow(tr("Learning rate (optim.lr)"), lr_);
   form->addRow(tr("KL coefficient β (grpo.beta)"), beta_);
@@ -135,24 +155,6 @@ LaunchDialog::LaunchDialog(const QStringList& presets, const QString& runs_dir, 
   form->addRow(tr("Temperature"), temperature_);
   form->addRow(tr("Processes (--nproc)"), processes_);
   form->addRow(tr("Other settings (--set)"), extra_);
-  form->addRow(error_);
-  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
-  buttons->button(QDialogButtonBox::Ok)->setText(tr("Start"));
-  form->addRow(buttons);
-  setLayout(form);
-  connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
-  connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
-  connect(browse_model, &QPushButton::clicked, this, [this] {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder"));
-    if (!dir.isEmpty()) model_path_->setText(dir);
-  });
-  connect(browse, &QPushButton::clicked, this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, tr("Config"), {}, tr("Configs (*.json)"));
-    if (!f.isEmpty()) {
-      preset_->addItem(QFileInfo(f).fileName(), f);
-      preset_->setCurrentIndex(preset_->count() - 1);
-    }
-  });
 }
 
 LaunchSpec LaunchDialog::spec() const {

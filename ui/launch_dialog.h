@@ -8,6 +8,7 @@
 
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
@@ -33,6 +34,9 @@ class LaunchDialog : public QDialog {
   void accept() override;
 
  private:
+  void add_source_rows(QFormLayout* form, const QStringList& presets,
+                       const QString& runs_dir);  // config … data
+  void add_setting_rows(QFormLayout* form);       // steps … other settings
   QComboBox* preset_;
   QLineEdit *name_, *runs_dir_, *model_path_, *init_, *data_train_, *data_eval_, *extra_;
   QLabel* error_;

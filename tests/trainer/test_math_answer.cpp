@@ -62,6 +62,247 @@ std::string times(std::string_view piece, size_t count) {
   return s;
 }
 
+// Where the answer is found: \boxed{…}, "####", "the answer is", <answer> tags, the last number, none.
+void extraction_rows() {
+  // \boxed{…}: nested braces, \fbox, the last box wins, malformed boxes.
+  row("boxed plain", "So the result is \\boxed{42}.", "42", 1, "boxed", "42");
+  row("boxed frac", "$\\boxed{\\frac{1}{2}}$", "0.5", 1, "boxed", "\\frac{1}{2}");
+  row("boxed double braces", "\\boxed{{3}}", "3", 1, "boxed", "{3}");
+  row("boxed nested sqrt", "\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt3}{2}", 1, "boxed",
+      "\\frac{\\sqrt{3}}{2}");
+  row("fbox", "hence \\fbox{7}", "7", 1, "boxed", "7");
+  row("two boxes, last wins", "First \\boxed{3}, then I corrected it: \\boxed{4}", "4", 1, "boxed", "4");
+  row("two boxes, first is not it", "First \\boxed{3}, then I corrected it: \\boxed{4}", "3", 0, "boxed",
+      "4");
+  row("unclosed last box", "\\boxed{5} and then \\boxed{6", "5", 1, "boxed", "5");
+  row("only box unclosed", "Let me put 2+3 in \\boxed{5", "5", 1, "last_number", "5");
+  row("box space brace", "\\boxed {12}", "12", 1, "boxed", "12");
+  row("box without braces", "$\\boxed 5$", "5", 1, "boxed", "5");
+  row("boxed text choice", "\\boxed{\\text{(B)}}", "B", 1, "boxed", "\\text{(B)}");
+  row("boxed equation", "\\boxed{x = 5}", "5", 1, "boxed", "x = 5");
+  row("boxed subscript variable", "\\boxed{x_1 = 3}", "3", 1, "boxed", "x_1 = 3");
+  row("boxed dfrac", "\\boxed{\\dfrac{3}{4}}", "3/4", 1, "boxed", "\\dfrac{3}{4}");
+  row("boxed tfrac no braces", "\\boxed{\\tfrac34}", "0.75", 1, "boxed", "\\tfrac34");
+  row("boxed frac12", "\\boxed{\\frac12}", "\\frac{1}{2}", 1, "boxed", "\\frac12");
+  row("boxed left right", "\\boxed{\\left( 1, 2 \\right)}", "(1,2)", 1, "boxed", "\\left( 1, 2 \\right)");
+  row("boxed degrees", "\\boxed{10^\\circ}", "10", 1, "boxed", "10^\\circ");
+  row("boxed degrees braced", "\\boxed{30^{\\circ}}", "30", 1);
+  row("boxed theta degrees", "\\boxed{\\theta = 30^\\circ}", "30", 1);
+  row("boxed escaped dollar", "\\boxed{\\$18}", "18", 1, "boxed", "\\$18");
+  row("boxed latex thousands", "\\boxed{1{,}000}", "1000", 1);
+  row("boxed set braces", "\\boxed{\\{1, 2\\}}", "\\{1,2\\}", 1, "boxed", "\\{1, 2\\}");
+  row("boxed in think ignored", "<think>maybe \\boxed{5}</think><answer>6</answer>", "6", 1, "answer_tag",
+      "6");
+  row("think answer ignored", "<think>The answer is 5</think> The final answer is \\boxed{6}.", "5", 0,
+      "boxed", "6");
+  row("empty box skipped", "I'll write it as \\boxed{}. The answer is 9.", "9", 1, "answer_is", "9");
+  row("box in box", "\\boxed{\\boxed{8}}", "8", 1, "boxed", "8");
+  row("boxed mixed number", "\\boxed{2\\frac{1}{2}}", "2.5", 1);
+  row("boxed mathrm word", "\\boxed{\\mathrm{Monday}}", "monday", 1);
+  row("boxed textbf", "\\boxed{\\textbf{Yes}}", "yes", 1);
+  row("boxed sqrt braces", "\\boxed{\\sqrt{2}}", "\\sqrt2", 1);
+  row("boxed sqrt is not evaluated", "\\boxed{\\sqrt{2}}", "1.41421356", 0);
+  row("boxed pi", "\\boxed{\\pi}", "\\pi", 1);
+  row("boxed 2pi is not 2", "\\boxed{2\\pi}", "2", 0);
+  row("boxed negative frac", "$\\boxed{-\\frac{1}{3}}$", "-1/3", 1);
+  row("boxed frac negative numerator", "\\boxed{\\frac{-1}{2}}", "-0.5", 1);
+  row("boxed neg dfrac", "\\boxed{-\\dfrac{1}{2}}", "-1/2", 1);
+  row("boxed nested frac", "\\boxed{\\frac{\\frac{1}{2}}{2}}", "0.25", 1);
+  row("boxed displaystyle", "\\boxed{\\displaystyle \\frac{1}{4}}", "0.25", 1);
+  row("boxed spacing commands", "\\boxed{\\!5\\;}", "5", 1);
+  row("boxed parenthesized", "\\boxed{(5)}", "5", 1);
+  row("boxed markdown bold", "\\boxed{**12**}", "12", 1);
+
+  // GSM8K's "#### x".
+  row("hashes", "48/2 = 24\n24+48 = 72\n#### 72", "72", 1, "hashes", "72");
+  row("hashes separators", "#### 1,234", "1234", 1, "hashes", "1,234");
+  row("hashes dollar", "#### $18", "18", 1, "hashes", "$18");
+  row("hashes trailing period", "#### 72.", "72", 1, "hashes", "72.");
+  row("hashes no space", "####72", "72", 1, "hashes", "72");
+  row("hashes negative", "#### -3", "-3", 1, "hashes", "-3");
+  row("hashes headings skipped", "#### Step 1\nAdd them: 5\n#### Step 2\nthe total is 7", "7", 1,
+      "last_number", "7");
+  row("hashes empty", "#### \nSo 5", "5", 1, "last_number", "5");
+  row("hashes last line wins", "#### 3\nno wait\n#### 4", "4", 1, "hashes", "4");
+  row("gsm8k solution reference", "#### 72", kGsm8kSolution, 1, "hashes", "72");
+  row("gsm8k solution reference wrong", "The answer is 24.", kGsm8kSolution, 0, "answer_is", "24");
+  row("hashes reference", "\\boxed{72}", "#### 72", 1);
+
+  // "The answer is x" and its variants.
+  row("answer is", "The answer is 42.", "42", 1, "answer_is", "42");
+  row("answer is colon", "The answer is: 42", "42", 1, "answer_is", "42");
+  row("minerva final answer", "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.",
+      "0.5", 1, "answer_is", "$\\frac{1}{2}$");
+  row("final answer colon", "Final Answer: 17", "17", 1, "answer_is", "17");
+  row("markdown answer", "**Answer:** 3.5", "3.5", 1, "answer_is", "3.5");
+  row("markdown bold value", "The answer is **42**.", "42", 1, "answer_is", "42");
+  row("this answer is not one", "The answer is 5. Let me verify that this answer is correct.", "5", 1,
+      "answer_is", "5");
+  row("answer with unit", "The answer is 12 apples.", "12", 1, "answer_is", "12 apples");
+  row("answer decimal at sentence end", "the answer is 3.14159.", "3.14159", 1, "answer_is", "3.14159");
+  row("answer choice", "The answer is B.", "(B)", 1, "answer_is", "B");
+  row("answer inline paren math", "The correct answer is \\(x = 2\\)", "2", 1, "answer_is", "\\(x = 2\\)");
+  row("answer display math", "The answer is\n$$\n\\frac{3}{4}\n$$", "0.75", 1, "answer_is",
+      "$$\n\\frac{3}{4}\n$$");
+  row("answer currency not math", "The answer is $50. Then $20 goes to tax.", "50", 1, "answer_is", "$50");
+  row("answer text", "I think the answer is Paris.", "paris", 1, "answer_is", "Paris");
+  row("answer then because", "The answer is 5, because 2+3=5.", "5", 1, "answer_is", "5");
+  row("text answer then since", "So the answer is Paris since it is the capital.", "paris", 1, "answer_is",
+      "Paris");
+  row("tuple answer then which", "The answer is (1, 2) which satisfies both.", "(1,2)", 1, "answer_is",
+      "(1, 2)");
+  row("answer before tag", "<answer>The answer is 7</answer>", "7", 1, "answer_is", "7");
+
+  // <answer>…</answer>.
+  row("answer tag", "<think>2+2</think><answer>4</answer>", "4", 1, "answer_tag", "4");
+  row("answer tag spaces", "<think>x</think><answer> 4 </answer>", "4", 1, "answer_tag", "4");
+  row("two answer tags", "<answer>3</answer> <answer>5</answer>", "5", 1, "answer_tag", "5");
+  row("answer tag unclosed last", "<answer>5</answer><answer>", "5", 1, "answer_tag", "5");
+  row("answer tag empty", "<answer></answer> 7", "7", 1, "last_number", "7");
+
+  // The last number.
+  row("last number", "2 + 3 = 5", "5", 1, "last_number", "5");
+  row("last number separators", "The total is 1,234,567 dollars", "1234567", 1, "last_number", "1,234,567");
+  row("last number negative", "so x = -5", "-5", 1, "last_number", "-5");
+  row("last number unicode minus", "so x = \u22125", "-5", 1, "last_number", "\u22125");
+  row("last number after minus operator", "10-3", "3", 1, "last_number", "3");
+  row("last number not negative", "10-3", "-3", 0, "last_number", "3");
+  row("last number fraction", "it is 3/4", "0.75", 1, "last_number", "3/4");
+  row("last number percent", "about 50%", "50", 1, "last_number", "50%");
+  row("last number latex frac", "we get \\frac{1}{2}", "0.5", 1, "last_number", "\\frac{1}{2}");
+  row("last number trailing zero", "we get 2.50", "2.5", 1, "last_number", "2.50");
+  row("last number scientific", "value 1e3", "1000", 1, "last_number", "1e3");
+  row("last number sentence period", "So she has 18.", "18", 1, "last_number", "18");
+
+  // No answer.
+  row("no numbers", "No numbers here at all.", "5", 0, "none");
+  row("empty completion", "", "5", 0, "none");
+  row("whitespace completion", " \n\t ", "5", 0, "none");
+  row("empty reference", "\\boxed{5}", "", 0, "boxed", "5");
+  row("whitespace reference", "\\boxed{5}", "  ", 0);
+}
+
+// Numbers: prefixes, fractions, separators, signs, percent and currency, precision, units.
+void number_rows() {
+  // Prefixes are not answers.
+  row("prefix of reference", "12", "123", 0, "last_number", "12");
+  row("reference is prefix", "123", "12", 0, "last_number", "123");
+  row("prefix in sentence", "The result is 12.", "123", 0);
+  row("text prefix", "\\boxed{ab}", "abc", 0);
+  row("text extension", "\\boxed{abcd}", "abc", 0);
+  row("decimal prefix", "\\boxed{3.1}", "3.14", 0);
+
+  // Fractions, all ways round.
+  row("decimal vs frac", "\\boxed{0.5}", "\\frac{1}{2}", 1);
+  row("slash vs frac12", "\\boxed{1/2}", "\\frac12", 1);
+  row("unreduced frac", "\\boxed{\\frac{2}{4}}", "1/2", 1);
+  row("frac vs decimal close", "\\boxed{1/3}", "0.3333333", 1);
+  row("frac vs decimal far", "\\boxed{0.33}", "1/3", 0);
+  row("division by zero", "\\boxed{1/0}", "0", 0);
+  row("vulgar half", "\\boxed{\u00BD}", "0.5", 1);
+  row("mixed vulgar", "\\boxed{1\u00BD}", "1.5", 1);
+
+  // Thousands separators.
+  row("commas", "\\boxed{1,234,567}", "1234567", 1);
+  row("spaces", "\\boxed{1 234 567}", "1234567", 1);
+  row("thin space command", "\\boxed{1\\,234}", "1234", 1);
+  row("narrow nbsp", "\\boxed{1\u202F234}", "1234", 1);
+  row("nbsp", "\\boxed{12\u00A0345}", "12345", 1);
+  row("bad group of four", "\\boxed{1,2345}", "12345", 0);
+  row("bad group of two", "\\boxed{12,34}", "1234", 0);
+  row("reference with commas", "\\boxed{1234567}", "1,234,567", 1);
+  row("commas and decimals", "\\boxed{1,234.50}", "1234.5", 1);
+
+  // Signs.
+  row("minus", "\\boxed{-5}", "\u22125", 1);
+  row("unicode minus", "\\boxed{\u22125}", "-5", 1);
+  row("full-width minus", "\\boxed{\uFF0D5}", "-5", 1);
+  row("plus", "\\boxed{+5}", "5", 1);
+  row("sign matters", "\\boxed{-5}", "5", 0);
+  row("negative zero", "\\boxed{-0}", "0", 1);
+
+  // Percent and currency.
+  row("percent vs plain", "\\boxed{50\\%}", "50", 1);
+  row("percent vs fraction", "\\boxed{50\\%}", "0.5", 1);
+  row("plain vs percent ref", "\\boxed{0.5}", "50%", 1);
+  row("plain vs percent ref same", "\\boxed{50}", "50%", 1);
+  row("percent word", "\\boxed{50 percent}", "50", 1);
+  row("percent wrong", "\\boxed{5\\%}", "50", 0);
+  row("dollar", "\\boxed{\\$50}", "50", 1);
+  row("dollars word", "\\boxed{50 dollars}", "$50", 1);
+  row("euro", "\\boxed{\u20AC12}", "12", 1);
+  row("dollar decimals", "#### $18.00", "18", 1);
+
+  // Trailing zeros, precision, large integers, scientific notation.
+  row("trailing zero", "\\boxed{2.50}", "2.5", 1);
+  row("many trailing zeros", "\\boxed{2.500000}", "2.5", 1);
+  row("leading zeros", "\\boxed{007}", "7", 1);
+  row("scientific", "\\boxed{1e3}", "1000", 1);
+  row("scientific negative exponent", "\\boxed{1E-3}", "0.001", 1);
+  row("times ten", "\\boxed{1.5 \\times 10^{3}}", "1500", 1);
+  row("cdot ten unicode", "\\boxed{3\u00B710^2}", "300", 1);
+  row("integers exact", "\\boxed{1000001}", "1000000", 0);
+  row("integers exact vs scientific", "\\boxed{1000001}", "1e6", 0);
+  row("big integers differ", "\\boxed{123456789012345678901}", "123456789012345678902", 0);
+  row("big integers equal", "\\boxed{123456789012345678901}", "123,456,789,012,345,678,901", 1);
+  row("within tolerance", "\\boxed{0.10000001}", "0.1", 1);
+  row("outside tolerance", "\\boxed{0.10001}", "0.1", 0);
+  row("overflow is text", "\\boxed{1e999}", "1e999", 1);
+
+  // Units after a number.
+  row("unit cm", "\\boxed{5 cm}", "5", 1);
+  row("unit text", "\\boxed{5\\text{ cm}}", "5", 1);
+  row("unit compound", "\\boxed{9.8 \\mathrm{m/s^2}}", "9.8", 1);
+  row("unit square feet", "\\boxed{12 \\text{square feet}}", "12", 1);
+  row("unit on reference", "\\boxed{5}", "5 km", 1);
+  row("variable is not a unit", "\\boxed{5x}", "5", 0);
+  row("two numbers are not units", "\\boxed{5 or 6}", "5", 0);
+  row("multiplier word", "\\boxed{3 million}", "3", 0);
+}
+
+// Text answers, Unicode, whitespace, a MATH solution as reference, the extractor order.
+void text_rows() {
+  // Text answers.
+  row("text case", "\\boxed{\\text{Yes}}", "yes", 1);
+  row("text whitespace", "\\boxed{ New  York }", "new york", 1);
+  row("text differs", "\\boxed{Paris}", "London", 0);
+  row("text equal", "\\boxed{abc}", "abc", 1);
+  row("expression spacing", "\\boxed{x^2 + 2x + 1}", "x^2+2x+1", 1);
+  row("no algebra", "\\boxed{(x+1)^2}", "x^2+2x+1", 0);
+  row("command case kept", "\\boxed{\\Delta}", "\\delta", 0);
+  row("letter case folded", "\\boxed{A}", "a", 1);
+  row("interval", "\\boxed{[2, 5)}", "[2,5)", 1);
+  row("interval left right", "\\boxed{\\left[ 2, 5 \\right)}", "[2,5)", 1);
+  row("interval differs", "\\boxed{(2, 5)}", "[2,5)", 0);
+  row("quoted text", "\\boxed{\"blue\"}", "blue", 1);
+
+  // Unicode.
+  row("infinity", "\\boxed{\\infty}", "\u221E", 1);
+  row("full-width digits", "\\boxed{\uFF14\uFF12}", "42", 1);
+  row("pi symbol", "\\boxed{\u03C0}", "\\pi", 1);
+  row("degree sign", "\\boxed{30\u00B0}", "30", 1);
+  row("sqrt symbol", "\\boxed{\u221A2}", "\\sqrt{2}", 1);
+  row("non-ascii text", "\\boxed{\u00E9t\u00E9}", "\u00E9t\u00E9", 1);
+  row("zero-width space", "\\boxed{4\u200B2}", "42", 1);
+
+  // Whitespace.
+  row("surrounding whitespace", "   \n\t\\boxed{  42  }\n\n", "42", 1, "boxed", "42");
+  row("reference whitespace", "\\boxed{42}", "  42\n", 1);
+  row("crlf hashes", "work\r\n#### 42\r\n", "42", 1, "hashes", "42");
+
+  // A MATH solution as reference.
+  row("math solution reference", "\\boxed{0.5}", "So the probability is $\\boxed{\\frac{1}{2}}$.", 1);
+
+  // Extractor order.
+  row("order tag first", "<answer>3</answer> \\boxed{4}", "3", 1, "answer_tag", "3", "answer_tag,boxed");
+  row("default order box first", "<answer>3</answer> \\boxed{4}", "3", 0, "boxed", "4");
+  row("order last number only", "\\boxed{4} and then 5", "5", 1, "last_number", "5", "last_number");
+  row("order hashes only", "The answer is 5", "5", 0, "none", {}, "hashes");
+  row("order boxed only", "<answer>5</answer>", "5", 0, "none", {}, "boxed");
+  row("order answer_is before hashes", "The answer is 6\n#### 5", "6", 1, "answer_is", "6",
+      "answer_is,hashes");
+}
+
 }  // namespace
 
 class TestMathAnswer : public QObject {
@@ -74,238 +315,9 @@ class TestMathAnswer : public QObject {
     QTest::addColumn<QByteArray>("source");
     QTest::addColumn<QByteArray>("extracted");
     QTest::addColumn<QByteArray>("order");
-
-    // \boxed{…}: nested braces, \fbox, the last box wins, malformed boxes.
-    row("boxed plain", "So the result is \\boxed{42}.", "42", 1, "boxed", "42");
-    row("boxed frac", "$\\boxed{\\frac{1}{2}}$", "0.5", 1, "boxed", "\\frac{1}{2}");
-    row("boxed double braces", "\\boxed{{3}}", "3", 1, "boxed", "{3}");
-    row("boxed nested sqrt", "\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt3}{2}", 1, "boxed",
-        "\\frac{\\sqrt{3}}{2}");
-    row("fbox", "hence \\fbox{7}", "7", 1, "boxed", "7");
-    row("two boxes, last wins", "First \\boxed{3}, then I corrected it: \\boxed{4}", "4", 1, "boxed", "4");
-    row("two boxes, first is not it", "First \\boxed{3}, then I corrected it: \\boxed{4}", "3", 0, "boxed",
-        "4");
-    row("unclosed last box", "\\boxed{5} and then \\boxed{6", "5", 1, "boxed", "5");
-    row("only box unclosed", "Let me put 2+3 in \\boxed{5", "5", 1, "last_number", "5");
-    row("box space brace", "\\boxed {12}", "12", 1, "boxed", "12");
-    row("box without braces", "$\\boxed 5$", "5", 1, "boxed", "5");
-    row("boxed text choice", "\\boxed{\\text{(B)}}", "B", 1, "boxed", "\\text{(B)}");
-    row("boxed equation", "\\boxed{x = 5}", "5", 1, "boxed", "x = 5");
-    row("boxed subscript variable", "\\boxed{x_1 = 3}", "3", 1, "boxed", "x_1 = 3");
-    row("boxed dfrac", "\\boxed{\\dfrac{3}{4}}", "3/4", 1, "boxed", "\\dfrac{3}{4}");
-    row("boxed tfrac no braces", "\\boxed{\\tfrac34}", "0.75", 1, "boxed", "\\tfrac34");
-    row("boxed frac12", "\\boxed{\\frac12}", "\\frac{1}{2}", 1, "boxed", "\\frac12");
-    row("boxed left right", "\\boxed{\\left( 1, 2 \\right)}", "(1,2)", 1, "boxed", "\\left( 1, 2 \\right)");
-    row("boxed degrees", "\\boxed{10^\\circ}", "10", 1, "boxed", "10^\\circ");
-    row("boxed degrees braced", "\\boxed{30^{\\circ}}", "30", 1);
-    row("boxed theta degrees", "\\boxed{\\theta = 30^\\circ}", "30", 1);
-    row("boxed escaped dollar", "\\boxed{\\$18}", "18", 1, "boxed", "\\$18");
-    row("boxed latex thousands", "\\boxed{1{,}000}", "1000", 1);
-    row("boxed set braces", "\\boxed{\\{1, 2\\}}", "\\{1,2\\}", 1, "boxed", "\\{1, 2\\}");
-    row("boxed in think ignored", "<think>maybe \\boxed{5}</think><answer>6</answer>", "6", 1, "answer_tag",
-        "6");
-    row("think answer ignored", "<think>The answer is 5</think> The final answer is \\boxed{6}.", "5", 0,
-        "boxed", "6");
-    row("empty box skipped", "I'll write it as \\boxed{}. The answer is 9.", "9", 1, "answer_is", "9");
-    row("box in box", "\\boxed{\\boxed{8}}", "8", 1, "boxed", "8");
-    row("boxed mixed number", "\\boxed{2\\frac{1}{2}}", "2.5", 1);
-    row("boxed mathrm word", "\\boxed{\\mathrm{Monday}}", "monday", 1);
-    row("boxed textbf", "\\boxed{\\textbf{Yes}}", "yes", 1);
-    row("boxed sqrt braces", "\\boxed{\\sqrt{2}}", "\\sqrt2", 1);
-    row("boxed sqrt is not evaluated", "\\boxed{\\sqrt{2}}", "1.41421356", 0);
-    row("boxed pi", "\\boxed{\\pi}", "\\pi", 1);
-    row("boxed 2pi is not 2", "\\boxed{2\\pi}", "2", 0);
-    row("boxed negative frac", "$\\boxed{-\\frac{1}{3}}$", "-1/3", 1);
-    row("boxed frac negative numerator", "\\boxed{\\frac{-1}{2}}", "-0.5", 1);
-    row("boxed neg dfrac", "\\boxed{-\\dfrac{1}{2}}", "-1/2", 1);
-    row("boxed nested frac", "\\boxed{\\frac{\\frac{1}{2}}{2}}", "0.25", 1);
-    row("boxed displaystyle", "\\boxed{\\displaystyle \\frac{1}{4}}", "0.25", 1);
-    row("boxed spacing commands", "\\boxed{\\!5\\;}", "5", 1);
-    row("boxed parenthesized", "\\boxed{(5)}", "5", 1);
-    row("boxed markdown bold", "\\boxed{**12**}", "12", 1);
-
-    // GSM8K's "#### x".
-    row("hashes", "48/2 = 24\n24+48 = 72\n#### 72", "72", 1, "hashes", "72");
-    row("hashes separators", "#### 1,234", "1234", 1, "hashes", "1,234");
-    row("hashes dollar", "#### $18", "18", 1, "hashes", "$18");
-    row("hashes trailing period", "#### 72.", "72", 1, "hashes", "72.");
-    row("hashes no space", "####72", "72", 1, "hashes", "72");
-    row("hashes negative", "#### -3", "-3", 1, "hashes", "-3");
-    row("hashes headings skipped", "#### Step 1\nAdd them: 5\n#### Step 2\nthe total is 7", "7", 1,
-        "last_number", "7");
-    row("hashes empty", "#### \nSo 5", "5", 1, "last_number", "5");
-    row("hashes last line wins", "#### 3\nno wait\n#### 4", "4", 1, "hashes", "4");
-    row("gsm8k solution reference", "#### 72", kGsm8kSolution, 1, "hashes", "72");
-    row("gsm8k solution reference wrong", "The answer is 24.", kGsm8kSolution, 0, "answer_is", "24");
-    row("hashes reference", "\\boxed{72}", "#### 72", 1);
-
-    // "The answer is x" and its variants.
-    row("answer is", "The answer is 42.", "42", 1, "answer_is", "42");
-    row("answer is colon", "The answer is: 42", "42", 1, "answer_is", "42");
-    row("minerva final answer", "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.",
-        "0.5", 1, "answer_is", "$\\frac{1}{2}$");
-    row("final answer colon", "Final Answer: 17", "17", 1, "answer_is", "17");
-    row("markdown answer", "**Answer:** 3.5", "3.5", 1, "answer_is", "3.5");
-    row("markdown bold value", "The answer is **42**.", "42", 1, "answer_is", "42");
-    row("this answer is not one", "The answer is 5. Let me verify that this answer is correct.", "5", 1,
-        "answer_is", "5");
-    row("answer with unit", "The answer is 12 apples.", "12", 1, "answer_is", "12 apples");
-    row("answer decimal at sentence end", "the answer is 3.14159.", "3.14159", 1, "answer_is", "3.14159");
-    row("answer choice", "The answer is B.", "(B)", 1, "answer_is", "B");
-    row("answer inline paren math", "The correct answer is \\(x = 2\\)", "2", 1, "answer_is", "\\(x = 2\\)");
-    row("answer display math", "The answer is\n$$\n\\frac{3}{4}\n$$", "0.75", 1, "answer_is",
-        "$$\n\\frac{3}{4}\n$$");
-    row("answer currency not math", "The answer is $50. Then $20 goes to tax.", "50", 1, "answer_is", "$50");
-    row("answer text", "I think the answer is Paris.", "paris", 1, "answer_is", "Paris");
-    row("answer then because", "The answer is 5, because 2+3=5.", "5", 1, "answer_is", "5");
-    row("text answer then since", "So the answer is Paris since it is the capital.", "paris", 1, "answer_is",
-        "Paris");
-    row("tuple answer then which", "The answer is (1, 2) which satisfies both.", "(1,2)", 1, "answer_is",
-        "(1, 2)");
-    row("answer before tag", "<answer>The answer is 7</answer>", "7", 1, "answer_is", "7");
-
-    // <answer>…</answer>.
-    row("answer tag", "<think>2+2</think><answer>4</answer>", "4", 1, "answer_tag", "4");
-    row("answer tag spaces", "<think>x</think><answer> 4 </answer>", "4", 1, "answer_tag", "4");
-    row("two answer tags", "<answer>3</answer> <answer>5</answer>", "5", 1, "answer_tag", "5");
-    row("answer tag unclosed last", "<answer>5</answer><answer>", "5", 1, "answer_tag", "5");
-    row("answer tag empty", "<answer></answer> 7", "7", 1, "last_number", "7");
-
-    // The last number.
-    row("last number", "2 + 3 = 5", "5", 1, "last_number", "5");
-    row("last number separators", "The total is 1,234,567 dollars", "1234567", 1, "last_number", "1,234,567");
-    row("last number negative", "so x = -5", "-5", 1, "last_number", "-5");
-    row("last number unicode minus", "so x = \u22125", "-5", 1, "last_number", "\u22125");
-    row("last number after minus operator", "10-3", "3", 1, "last_number", "3");
-    row("last number not negative", "10-3", "-3", 0, "last_number", "3");
-    row("last number fraction", "it is 3/4", "0.75", 1, "last_number", "3/4");
-    row("last number percent", "about 50%", "50", 1, "last_number", "50%");
-    row("last number latex frac", "we get \\frac{1}{2}", "0.5", 1, "last_number", "\\frac{1}{2}");
-    row("last number trailing zero", "we get 2.50", "2.5", 1, "last_number", "2.50");
-    row("last number scientific", "value 1e3", "1000", 1, "last_number", "1e3");
-    row("last number sentence period", "So she has 18.", "18", 1, "last_number", "18");
-
-    // No answer.
-    row("no numbers", "No numbers here at all.", "5", 0, "none");
-    row("empty completion", "", "5", 0, "none");
-    row("whitespace completion", " \n\t ", "5", 0, "none");
-    row("empty reference", "\\boxed{5}", "", 0, "boxed", "5");
-    row("whitespace reference", "\\boxed{5}", "  ", 0);
-
-    // Prefixes are not answers.
-    row("prefix of reference", "12", "123", 0, "last_number", "12");
-    row("reference is prefix", "123", "12", 0, "last_number", "123");
-    row("prefix in sentence", "The result is 12.", "123", 0);
-    row("text prefix", "\\boxed{ab}", "abc", 0);
-    row("text extension", "\\boxed{abcd}", "abc", 0);
-    row("decimal prefix", "\\boxed{3.1}", "3.14", 0);
-
-    // Fractions, all ways round.
-    row("decimal vs frac", "\\boxed{0.5}", "\\frac{1}{2}", 1);
-    row("slash vs frac12", "\\boxed{1/2}", "\\frac12", 1);
-    row("unreduced frac", "\\boxed{\\frac{2}{4}}", "1/2", 1);
-    row("frac vs decimal close", "\\boxed{1/3}", "0.3333333", 1);
-    row("frac vs decimal far", "\\boxed{0.33}", "1/3", 0);
-    row("division by zero", "\\boxed{1/0}", "0", 0);
-    row("vulgar half", "\\boxed{\u00BD}", "0.5", 1);
-    row("mixed vulgar", "\\boxed{1\u00BD}", "1.5", 1);
-
-    // Thousands separators.
-    row("commas", "\\boxed{1,234,567}", "1234567", 1);
-    row("spaces", "\\boxed{1 234 567}", "1234567", 1);
-    row("thin space command", "\\boxed{1\\,234}", "1234", 1);
-    row("narrow nbsp", "\\boxed{1\u202F234}", "1234", 1);
-    row("nbsp", "\\boxed{12\u00A0345}", "12345", 1);
-    row("bad group of four", "\\boxed{1,2345}", "12345", 0);
-    row("bad group of two", "\\boxed{12,34}", "1234", 0);
-    row("reference with commas", "\\boxed{1234567}", "1,234,567", 1);
-    row("commas and decimals", "\\boxed{1,234.50}", "1234.5", 1);
-
-    // Signs.
-    row("minus", "\\boxed{-5}", "\u22125", 1);
-    row("unicode minus", "\\boxed{\u22125}", "-5", 1);
-    row("full-width minus", "\\boxed{\uFF0D5}", "-5", 1);
-    row("plus", "\\boxed{+5}", "5", 1);
-    row("sign matters", "\\boxed{-5}", "5", 0);
-    row("negative zero", "\\boxed{-0}", "0", 1);
-
-    // Percent and currency.
-    row("percent vs plain", "\\boxed{50\\%}", "50", 1);
-    row("percent vs fraction", "\\boxed{50\\%}", "0.5", 1);
-    row("plain vs percent ref", "\\boxed{0.5}", "50%", 1);
-    row("plain vs percent ref same", "\\boxed{50}", "50%", 1);
-    row("percent word", "\\boxed{50 percent}", "50", 1);
-    row("percent wrong", "\\boxed{5\\%}", "50", 0);
-    row("dollar", "\\boxed{\\$50}", "50", 1);
-    row("dollars word", "\\boxed{50 dollars}", "$50", 1);
-    row("euro", "\\boxed{\u20AC12}", "12", 1);
-    row("dollar decimals", "#### $18.00", "18", 1);
-
-    // Trailing zeros, precision, large integers, scientific notation.
-    row("trailing zero", "\\boxed{2.50}", "2.5", 1);
-    row("many trailing zeros", "\\boxed{2.500000}", "2.5", 1);
-    row("leading zeros", "\\boxed{007}", "7", 1);
-    row("scientific", "\\boxed{1e3}", "1000", 1);
-    row("scientific negative exponent", "\\boxed{1E-3}", "0.001", 1);
-    row("times ten", "\\boxed{1.5 \\times 10^{3}}", "1500", 1);
-    row("cdot ten unicode", "\\boxed{3\u00B710^2}", "300", 1);
-    row("integers exact", "\\boxed{1000001}", "1000000", 0);
-    row("integers exact vs scientific", "\\boxed{1000001}", "1e6", 0);
-    row("big integers differ", "\\boxed{123456789012345678901}", "123456789012345678902", 0);
-    row("big integers equal", "\\boxed{123456789012345678901}", "123,456,789,012,345,678,901", 1);
-    row("within tolerance", "\\boxed{0.10000001}", "0.1", 1);
-    row("outside tolerance", "\\boxed{0.10001}", "0.1", 0);
-    row("overflow is text", "\\boxed{1e999}", "1e999", 1);
-
-    // Units after a number.
-    row("unit cm", "\\boxed{5 cm}", "5", 1);
-    row("unit text", "\\boxed{5\\text{ cm}}", "5", 1);
-    row("unit compound", "\\boxed{9.8 \\mathrm{m/s^2}}", "9.8", 1);
-    row("unit square feet", "\\boxed{12 \\text{square feet}}", "12", 1);
-    row("unit on reference", "\\boxed{5}", "5 km", 1);
-    row("variable is not a unit", "\\boxed{5x}", "5", 0);
-    row("two numbers are not units", "\\boxed{5 or 6}", "5", 0);
-    row("multiplier word", "\\boxed{3 million}", "3", 0);
-
-    // Text answers.
-    row("text case", "\\boxed{\\text{Yes}}", "yes", 1);
-    row("text whitespace", "\\boxed{ New  York }", "new york", 1);
-    row("text differs", "\\boxed{Paris}", "London", 0);
-    row("text equal", "\\boxed{abc}", "abc", 1);
-    row("expression spacing", "\\boxed{x^2 + 2x + 1}", "x^2+2x+1", 1);
-    row("no algebra", "\\boxed{(x+1)^2}", "x^2+2x+1", 0);
-    row("command case kept", "\\boxed{\\Delta}", "\\delta", 0);
-    row("letter case folded", "\\boxed{A}", "a", 1);
-    row("interval", "\\boxed{[2, 5)}", "[2,5)", 1);
-    row("interval left right", "\\boxed{\\left[ 2, 5 \\right)}", "[2,5)", 1);
-    row("interval differs", "\\boxed{(2, 5)}", "[2,5)", 0);
-    row("quoted text", "\\boxed{\"blue\"}", "blue", 1);
-
-    // Unicode.
-    row("infinity", "\\boxed{\\infty}", "\u221E", 1);
-    row("full-width digits", "\\boxed{\uFF14\uFF12}", "42", 1);
-    row("pi symbol", "\\boxed{\u03C0}", "\\pi", 1);
-    row("degree sign", "\\boxed{30\u00B0}", "30", 1);
-    row("sqrt symbol", "\\boxed{\u221A2}", "\\sqrt{2}", 1);
-    row("non-ascii text", "\\boxed{\u00E9t\u00E9}", "\u00E9t\u00E9", 1);
-    row("zero-width space", "\\boxed{4\u200B2}", "42", 1);
-
-    // Whitespace.
-    row("surrounding whitespace", "   \n\t\\boxed{  42  }\n\n", "42", 1, "boxed", "42");
-    row("reference whitespace", "\\boxed{42}", "  42\n", 1);
-    row("crlf hashes", "work\r\n#### 42\r\n", "42", 1, "hashes", "42");
-
-    // A MATH solution as reference.
-    row("math solution reference", "\\boxed{0.5}", "So the probability is $\\boxed{\\frac{1}{2}}$.", 1);
-
-    // Extractor order.
-    row("order tag first", "<answer>3</answer> \\boxed{4}", "3", 1, "answer_tag", "3", "answer_tag,boxed");
-    row("default order box first", "<answer>3</answer> \\boxed{4}", "3", 0, "boxed", "4");
-    row("order last number only", "\\boxed{4} and then 5", "5", 1, "last_number", "5", "last_number");
-    row("order hashes only", "The answer is 5", "5", 0, "none", {}, "hashes");
-    row("order boxed only", "<answer>5</answer>", "5", 0, "none", {}, "boxed");
-    row("order answer_is before hashes", "The answer is 6\n#### 5", "6", 1, "answer_is", "6",
-        "answer_is,hashes");
+    extraction_rows();
+    number_rows();
+    text_rows();
   }
 
   void reward() {
