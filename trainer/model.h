@@ -3,7 +3,10 @@
 // attention (Qwen2's q/k/v biases, Qwen3's per-head q/k norms), SwiGLU MLP, tied or separate output
 // projection. The built-in demo model is the smallest case: a tied, bias-free Llama.
 // Rows may be left-padded (per-row positions and a key mask) and decoding reuses a preallocated KV cache.
-// Limits: no dropout, no flash attention (LibTorch 1.13 has no fused kernel); attention is O(T·S) memory.
+// Decoding one token without gradients (sampling, on the CPU) runs a fused attention kernel over the cache
+// (attention.h); prompts, scoring and training run LibTorch's tensor operations.
+// Limits: no dropout, no flash attention for T > 1 (LibTorch 1.13 has no fused kernel); attention is O(T·S)
+// memory.
 #pragma once
 
 #include <torch/nn/module.h>

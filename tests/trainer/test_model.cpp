@@ -1,8 +1,11 @@
 // The transformer: KV-cache decoding reproduces the full forward pass (left-padded rows, grouped-query
-// attention), padding does not change a row's logits, and the demo model has the researched size.
+// attention), padding does not change a row's logits, and the demo model has the researched size; the
+// fused decoding attention (trainer/attention.h) against hand-worked values, against the tensor
+// formula on strided cache views with masked keys, and against the model's own gradient-mode path.
 #include <QtTest>
 #include <torch/torch.h>
 
+#include "trainer/attention.h"
 #include "trainer/model.h"
 
 using namespace grpo;
@@ -18,6 +21,15 @@ ModelSpec small_gqa() {
   mo.mlp_hidden = 48;
   mo.context = 40;
   return mo;
+}
+
+// softmax(q·kᵀ · scale + bias) · v by tensor operations, grouped-query heads expanded.
+// q (B, H, 1, hd); k, v (B, Hkv, S, hd); bias (B, 1, 1, S).
+torch::Tensor attention_formula(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const torch::Tensor& bias, double scale) {
+  const int64_t rep = q.size(1) / k.size(1);
+  auto ke = k.repeat_interleave(rep, 1), ve = v.repeat_interleave(rep, 1);  // (B, H, S, hd)
+  return torch::matmul(torch::softmax(torch::matmul(q, ke.transpose(-2, -1)) * scale + bias, -1), ve);
 }
 }  // namespace
 
@@ -52,6 +64,81 @@ class TestModel : public QObject {
     }
     QCOMPARE(cache.length, P + N);
     QVERIFY2(max_diff < 1e-5, qPrintable(QString("max |cached − full| = %1").arg(max_diff)));
+  }
+
+  void decode_attention_by_hand() {
+    torch::NoGradGuard no_grad;
+    // One row, one head, hd 2, three keys of which the second is masked. Scores 1·1 = 1 and 1·2 = 2 (scale
+    // 1): weights e/(e + e²) and e²/(e + e²) on v0 = (1, 0) and v2 = (0, 3).
+    auto q = torch::tensor({1.0f, 0.0f}).view({1, 1, 1, 2});
+    auto k = torch::tensor({1.0f, 0.0f, 0.0f, 5.0f, 2.0f, 0.0f}).view({1, 1, 3, 2});
+    auto v = torch::tensor({1.0f, 0.0f, 7.0f, 7.0f, 0.0f, 3.0f}).view({1, 1, 3, 2});
+    const float inf = std::numeric_limits<float>::infinity();
+    auto bias = torch::tensor({0.0f, -inf, 0.0f}).view({1, 1, 1, 3});
+    QVERIFY(decode_attention_applies(q, k));
+    auto y = decode_attention(q, k, v, bias, 1.0);
+    const double w0 = std::exp(1.0) / (std::exp(1.0) + std::exp(2.0)), w2 = 1.0 - w0;
+    QCOMPARE(y.sizes(), (std::vector<int64_t>{1, 1, 1, 2}));
+    QVERIFY(std::abs(y[0][0][0][0].item<double>() - w0) < 1e-6);
+    QVERIFY(std::abs(y[0][0][0][1].item<double>() - 3.0 * w2) < 1e-6);
+  }
+
+  void decode_attention_matches_formula() {
+    torch::manual_seed(3);
+    torch::NoGradGuard no_grad;
+    // 5 rows, 6 query heads on 2 kv heads, hd 8, the first 9 of a 12-position cache (narrowed views, as
+    // the model passes them); row 1's first 4 keys and row 3's last 2 masked (left padding, a finished row).
+    const int64_t B = 5, H = 6, Hkv = 2, hd = 8, cap = 12, S = 9;
+    auto q = torch::randn({B, H, 1, hd});
+    auto k_cache = torch::randn({B, Hkv, cap, hd}), v_cache = torch::randn({B, Hkv, cap, hd});
+    auto k = k_cache.narrow(2, 0, S), v = v_cache.narrow(2, 0, S);
+    auto bias = torch::zeros({B, 1, 1, S});
+    const float inf = std::numeric_limits<float>::infinity();
+    bias[1].narrow(-1, 0, 4).fill_(-inf);
+    bias[3].narrow(-1, S - 3, 2).fill_(-inf);
+    const double scale = 1.0 / std::sqrt(8.0);
+    auto fused = decode_attention(q, k, v, bias, scale);
+    auto expected = attention_formula(q, k, v, bias, scale);
+    const double diff = (fused - expected).abs().max().item<double>();
+    QVERIFY2(diff < 1e-6, qPrintable(QString("max |fused − formula| = %1").arg(diff)));
+    // One task per (row, head): the same bits on any number of threads.
+    const int threads = at::get_num_threads();
+    at::set_num_threads(2);
+    auto two = decode_attention(q, k, v, bias, scale);
+    at::set_num_threads(threads);
+    QVERIFY(torch::equal(fused, two));
+    // Operands it cannot serve go to the model's tensor-op path.
+    QVERIFY(!decode_attention_applies(q.to(torch::kDouble), k.to(torch::kDouble)));
+    QVERIFY_THROWS_EXCEPTION(c10::Error, decode_attention(torch::randn({B, H, 2, hd}), k, v, bias, scale));
+  }
+
+  void decoding_with_gradients_matches_fused() {
+    // The same cached decoding twice: without gradients (the fused kernel) and with them (the model's
+    // broadcast path, as a one-token forward pass that trains would take).
+    torch::manual_seed(4);
+    Transformer model(small_gqa());
+    const int64_t B = 2, P = 3, N = 4;
+    auto prompt = torch::randint(1, 20, {B, P}, torch::kLong);
+    auto pvalid = torch::ones({B, P}, torch::kBool);
+    pvalid[0][0] = false;
+    auto cont = torch::randint(1, 20, {B, N}, torch::kLong);
+    auto decode = [&](bool grad) {
+      torch::AutoGradMode mode(grad);
+      auto cache = KVCache::allocate(model->spec(), B, P + N, torch::TensorOptions());
+      model->forward(prompt, positions_from_valid(pvalid), pvalid, &cache);
+      auto pos = pvalid.sum(1).to(torch::kLong);
+      std::vector<torch::Tensor> steps;
+      for (int64_t t = 0; t < N; ++t) {
+        steps.push_back(
+            model->forward(cont.narrow(1, t, 1), pos.view({B, 1}), torch::ones({B, 1}, torch::kBool), &cache)
+                .detach());
+        pos += 1;
+      }
+      return torch::cat(steps, 1);  // (B, N, V)
+    };
+    auto with_grad = decode(true), fused = decode(false);
+    const double diff = (with_grad - fused).abs().max().item<double>();
+    QVERIFY2(diff < 1e-5, qPrintable(QString("max |gradient path − fused| = %1").arg(diff)));
   }
 
   void left_padding_does_not_change_logits() {
