@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -13,20 +14,31 @@ namespace grpo {
 
 namespace {
 
-constexpr int kLanes = 8;
+constexpr int kLanes = 4;
 
-// a·b over n floats in kLanes partial sums: independent chains the compiler turns into vector
-// instructions (one running sum would be a chain of n dependent adds). N > 0: n = N, known when compiling.
-template <int N>
+// kLanes floats as one value (the GCC/Clang vector extension): one SSE register on baseline x86-64, one NEON
+// register on ARM; arithmetic is lane by lane, a scalar operand is broadcast. (Eight lanes, two SSE
+// registers, measured slower: without AVX enabled such values pass through memory.)
+using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
+
+inline Lanes load(const float* p) {
+  Lanes v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline float lanes_sum(Lanes v) {
+  return (v[0] + v[2]) + (v[1] + v[3]);
+}
+
+// a·b over n floats in kLanes partial sums, for head sizes not known when compiling.
 inline float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
-  if (N > 0) n = N;
   float part[kLanes] = {};
   const int64_t body = n - n % kLanes;
   for (int64_t i = 0; i < body; i += kLanes)
     for (int j = 0; j < kLanes; ++j) part[j] += a[i + j] * b[i + j];
   float sum = 0.0f;
-  if (N == 0 || N % kLanes != 0)
-    for (int64_t i = body; i < n; ++i) sum += a[i] * b[i];
+  for (int64_t i = body; i < n; ++i) sum += a[i] * b[i];
   for (int j = 0; j < kLanes; ++j) sum += part[j];
   return sum;
 }
@@ -41,28 +53,56 @@ struct HeadOperands {
 };
 
 // Scores q·k · scale + bias of one head into w (S floats); masked keys (PAD, a finished row's) get -inf.
+// HD > 0 (a multiple of kLanes): the query held in HD / kLanes vectors, each key's dot product in two
+// vector accumulators; HD = 0: any head size, hd_runtime.
 template <int HD>
 void score_head(const HeadOperands& h, int64_t hd_runtime, float scale, float* w) {
-  const int64_t hd = HD > 0 ? HD : hd_runtime;
   const float minus_inf = -std::numeric_limits<float>::infinity();
-  for (int64_t s = 0; s < h.S; ++s)
-    w[s] = h.bias[s] == minus_inf ? minus_inf : dot<HD>(h.q, h.k + s * h.k_key, hd) * scale + h.bias[s];
+  if constexpr (HD > 0) {
+    static_assert(HD % (2 * kLanes) == 0, "head sizes unrolled in pairs of vectors");
+    constexpr int n = HD / kLanes;
+    Lanes q[n];
+    for (int j = 0; j < n; ++j) q[j] = load(h.q + j * kLanes);
+    for (int64_t s = 0; s < h.S; ++s) {
+      if (h.bias[s] == minus_inf) {
+        w[s] = minus_inf;
+        continue;
+      }
+      const float* ks = h.k + s * h.k_key;
+      Lanes even = q[0] * load(ks), odd = q[1] * load(ks + kLanes);
+      for (int j = 2; j < n; j += 2) {
+        even += q[j] * load(ks + j * kLanes);
+        odd += q[j + 1] * load(ks + (j + 1) * kLanes);
+      }
+      w[s] = lanes_sum(even + odd) * scale + h.bias[s];
+    }
+  } else {
+    for (int64_t s = 0; s < h.S; ++s)
+      w[s] = h.bias[s] == minus_inf ? minus_inf : dot(h.q, h.k + s * h.k_key, hd_runtime) * scale + h.bias[s];
+  }
 }
 
-// out = Σ_s p[s] · v[s] over the unmasked keys of one head; HD > 0: the sums held in registers.
+// out = Σ_s p[s] · v[s] over the unmasked keys of one head; HD > 0: the sums held in HD / kLanes vectors.
 template <int HD>
 void mix_head(const HeadOperands& h, int64_t hd_runtime, const float* p, float* out) {
-  const int64_t hd = HD > 0 ? HD : hd_runtime;
   const float minus_inf = -std::numeric_limits<float>::infinity();
-  float acc[HD > 0 ? HD : 1];
-  float* sum = HD > 0 ? acc : out;
-  std::fill(sum, sum + hd, 0.0f);
-  for (int64_t s = 0; s < h.S; ++s) {
-    if (h.bias[s] == minus_inf) continue;
-    const float* __restrict vs = h.v + s * h.v_key;
-    for (int64_t i = 0; i < hd; ++i) sum[i] += p[s] * vs[i];
+  if constexpr (HD > 0) {
+    constexpr int n = HD / kLanes;
+    Lanes sum[n] = {};
+    for (int64_t s = 0; s < h.S; ++s) {
+      if (h.bias[s] == minus_inf) continue;
+      const float* vs = h.v + s * h.v_key;
+      for (int j = 0; j < n; ++j) sum[j] += p[s] * load(vs + j * kLanes);
+    }
+    std::memcpy(out, sum, sizeof sum);
+  } else {
+    std::fill(out, out + hd_runtime, 0.0f);
+    for (int64_t s = 0; s < h.S; ++s) {
+      if (h.bias[s] == minus_inf) continue;
+      const float* __restrict vs = h.v + s * h.v_key;
+      for (int64_t i = 0; i < hd_runtime; ++i) out[i] += p[s] * vs[i];
+    }
   }
-  if (HD > 0) std::copy(sum, sum + hd, out);
 }
 
 // Calls f.template operator()<HD>() with HD = hd for the usual head sizes, else HD = 0 (runtime hd).

@@ -83,12 +83,20 @@ class TestModel : public QObject {
     QVERIFY(std::abs(y[0][0][0][1].item<double>() - 3.0 * w2) < 1e-6);
   }
 
+  void decode_attention_matches_formula_data() {
+    QTest::addColumn<int>("hd");
+    // The head sizes unrolled when compiling (16, 32, 64, 128: the demo's, d 128's, Llama's and Qwen's), and
+    // two served by the runtime loop (8; 24, not a multiple of the vector width's pairs).
+    for (int hd : {8, 16, 24, 32, 64, 128}) QTest::newRow(qPrintable(QString("hd %1").arg(hd))) << hd;
+  }
+
   void decode_attention_matches_formula() {
+    QFETCH(int, hd);
     torch::manual_seed(3);
     torch::NoGradGuard no_grad;
-    // 5 rows, 6 query heads on 2 kv heads, hd 8, the first 9 of a 12-position cache (narrowed views, as
-    // the model passes them); row 1's first 4 keys and row 3's last 2 masked (left padding, a finished row).
-    const int64_t B = 5, H = 6, Hkv = 2, hd = 8, cap = 12, S = 9;
+    // 5 rows, 6 query heads on 2 kv heads, the first 9 of a 12-position cache (narrowed views, as the model
+    // passes them); row 1's first 4 keys and row 3's last 2 masked (left padding, a finished row).
+    const int64_t B = 5, H = 6, Hkv = 2, cap = 12, S = 9;
     auto q = torch::randn({B, H, 1, hd});
     auto k_cache = torch::randn({B, Hkv, cap, hd}), v_cache = torch::randn({B, Hkv, cap, hd});
     auto k = k_cache.narrow(2, 0, S), v = v_cache.narrow(2, 0, S);
@@ -96,7 +104,7 @@ class TestModel : public QObject {
     const float inf = std::numeric_limits<float>::infinity();
     bias[1].narrow(-1, 0, 4).fill_(-inf);
     bias[3].narrow(-1, S - 3, 2).fill_(-inf);
-    const double scale = 1.0 / std::sqrt(8.0);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     auto fused = decode_attention(q, k, v, bias, scale);
     auto expected = attention_formula(q, k, v, bias, scale);
     const double diff = (fused - expected).abs().max().item<double>();
