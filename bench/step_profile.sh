@@ -8,6 +8,9 @@
 # e.g. the commit before a change, built in a fresh clone:
 #   git clone -q . /tmp/before && (cd /tmp/before && git checkout -q COMMIT && bash scripts/build.sh)
 #   bash bench/step_profile.sh /tmp/before/build/trainer/grpo-train build/trainer/grpo-train
+# SETS adds settings to both sides' runs (key=value, space-separated), e.g. another size at fixed lengths:
+#   SETS="model.init= model.d_model=128 model.n_layers=4 model.n_heads=4 model.n_kv_heads=4 model.mlp_hidden=352
+#         sampling.min_new_tokens=109" bash bench/step_profile.sh BEFORE AFTER 6
 # Run by hand on an idle machine after the README's set-up; never part of the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +18,8 @@ BEFORE=${1:?before binary}
 AFTER=${2:?after binary}
 STEPS=${3:-20}
 RUNS=${4:-3}
+EXTRA=()
+for kv in ${SETS:-}; do EXTRA+=(--set "$kv"); done
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 for i in $(seq 1 "$RUNS"); do
@@ -22,7 +27,7 @@ for i in $(seq 1 "$RUNS"); do
     bin=$BEFORE
     [ "$side" = after ] && bin=$AFTER
     "$bin" run --runs-dir "$OUT/$side" --name "r$i" --no-serve --quiet --set max_steps="$STEPS" \
-      --set eval_every=0 --set checkpoint_every=0 --set threads=1 > /dev/null
+      --set eval_every=0 --set checkpoint_every=0 --set threads=1 "${EXTRA[@]}" > /dev/null
   done
 done
 /usr/bin/python3 - "$OUT" <<'PY'

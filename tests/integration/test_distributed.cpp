@@ -74,15 +74,32 @@ class TestDistributed : public QObject {
     const auto b = grpo::read_checkpoint((dir_.path() + "/runs/two/checkpoints/step_000003.pt").toStdString());
     const auto pa = a.model->named_parameters(), pb = b.model->named_parameters();
     QCOMPARE(pa.size(), pb.size());
-    double worst = 0, moved = 0;
+    // The ranks' gradients are averaged in another order than one process sums them, so parameters differ
+    // by rounding; AdamW's normalised step (±lr on every coordinate at step 1, whatever the gradient's size)
+    // turns that into up to 2·lr on the rare coordinate whose gradient is within rounding of zero. So: all
+    // but a handful of coordinates agree to 1e-6, and on average to 1e-8, where a rank training on its own
+    // half (no all-reduce) would move most coordinates apart by ~lr (5e-5) a step.
+    int64_t count = 0, apart = 0;
+    double sum_diff = 0, worst = 0, moved = 0;
     const auto start = grpo::read_checkpoint(grpo::resolve_model_path("builtin:demo-base"));
     const auto p0 = start.model->named_parameters();
     for (const auto& item : pa) {
-      worst = std::max(worst, (item.value() - pb[item.key()]).abs().max().item<double>());
+      const auto diff = (item.value() - pb[item.key()]).abs();
+      count += diff.numel();
+      apart += (diff > 1e-6).sum().item<int64_t>();
+      sum_diff += diff.sum().item<double>();
+      worst = std::max(worst, diff.max().item<double>());
       moved = std::max(moved, (item.value() - p0[item.key()]).abs().max().item<double>());
     }
-    qInfo("largest parameter difference, 2 ranks vs 1: %.3g (training moved parameters by up to %.3g)", worst, moved);
-    QVERIFY2(worst < 1e-5, qPrintable(QString("parameters differ by %1").arg(worst)));
+    const double mean_diff = sum_diff / static_cast<double>(count);
+    qInfo(
+        "parameters, 2 ranks vs 1: %lld of %lld apart by > 1e-6, mean difference %.3g, largest %.3g "
+        "(training "
+        "moved parameters by up to %.3g)",
+        static_cast<long long>(apart), static_cast<long long>(count), mean_diff, worst, moved);
+    QVERIFY2(apart <= count / 10000,
+             qPrintable(QString("%1 of %2 parameters differ by > 1e-6").arg(apart).arg(count)));
+    QVERIFY2(mean_diff < 1e-8, qPrintable(QString("parameters differ by %1 on average").arg(mean_diff)));
     QVERIFY(moved > 1e-4);  // the comparison is not vacuous
 
     const auto sa = grpo::ipc::RunStore::open_for_reading((dir_.path() + "/runs/one/run.sqlite").toStdString());
