@@ -1,9 +1,9 @@
 // Scaled dot-product attention for the transformer (model.h), in two implementations:
-//  - decode_attention(): one new query token per row against the KV cache, fused in one pass per
-//    (row, head) — scores, softmax, the weighted sum of values — without the (B, H, S, hd) temporaries of
-//    a broadcast multiply-and-sum, grouped-query heads read from their shared key/value head in place (no
-//    expanded copy of the cache), keys masked to -inf (PAD, rows that finished) skipped. Inference only
-//    (no autograd), CPU float32: sampling's path.
+//  - decode_attention(): one new query token per row against the KV cache, straight over the cache's
+//    views: per (row, head) the scores, then one softmax over all rows, then per (row, head) the weighted
+//    sum of values; no (B, H, S, hd) temporaries of a broadcast multiply-and-sum, grouped-query heads read
+//    from their shared key/value head in place (no expanded copy of the cache), keys masked to -inf (PAD,
+//    rows that finished) skipped. Inference only (no autograd), CPU float32: sampling's path.
 //  - attention_ops(): LibTorch tensor operations, differentiable, any device: prompts, scoring, training.
 // attention() picks between them. Shapes: B rows, T query tokens, H query heads, Hkv key/value heads
 // (H a multiple of Hkv), S keys, hd head size.
