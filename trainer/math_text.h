@@ -1,9 +1,14 @@
-// Internal to trainer/math_answer.cpp and trainer/math_compare.cpp, not an interface (everything else uses
-// trainer/math_answer.h): the byte-level text helpers both halves of the math reward share, ASCII classes,
-// prefix tests, LaTeX command and brace matching.
+// Internal to trainer/math_answer.cpp, math_compare.cpp and math_number.cpp, not an interface (everything
+// else uses trainer/math_answer.h): the byte-level text helpers the math reward's files share, ASCII
+// classes, prefix tests, LaTeX command and brace matching; and the number parser's interface
+// (math_number.cpp).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <initializer_list>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -66,5 +71,24 @@ inline std::vector<size_t> match_braces(std::string_view s) {
   }
   return match;
 }
+
+inline bool is_one_of(std::string_view name, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// ---- The number parser (math_number.cpp) ------------------------------------------------------------
+
+// A normalized answer's value.
+struct Value {
+  double v = 0.0;
+  bool percent = false;
+  std::string integer;  // canonical digits of a plain integer literal ("-1234"), empty otherwise
+};
+
+// The whole normalized answer as one value, [sign] magnitude [%] [units]; nullopt when it is not one.
+std::optional<Value> parse_value(std::string_view normalized);
+
+// Equal within rel_tol (integers exactly); a percentage also matches its fraction ("50%" and 0.5).
+bool values_match(const Value& a, const Value& b, double rel_tol);
 
 }  // namespace grpo::math_detail
